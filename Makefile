@@ -1,0 +1,35 @@
+# Set-up and checks. `make demo` and `make test` each do all the set-up they need on a
+# fresh machine (a virtual environment in .venv, the CPU build of torch first, then the
+# project; Debian's Chromium for the browser tests).
+VENV ?= .venv
+PIP = $(VENV)/bin/pip
+STAMP = $(VENV)/.installed
+
+.PHONY: demo test bench evaluate browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+
+demo: $(STAMP)
+	$(VENV)/bin/batchviz demo
+
+test: $(STAMP) browser
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench.py
+
+evaluate: $(STAMP)
+	$(PIP) install --quiet -e '.[test,bench]'
+	$(VENV)/bin/python benchmarks/evaluate.py
+
+clean:
+	rm -rf $(VENV) batchviz-data
