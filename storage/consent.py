@@ -1,0 +1,67 @@
+"""Consent: opting out forgets a person's texts and keeps their future messages out."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+from pipeline.documents import text_hash
+from storage.cache import delete_embeddings
+from storage.db import Database
+from storage.messages import is_opted_out, join_messages
+from storage.values import as_key
+
+
+class ConsentMixin:
+    """Opt-out and opt-in; every method is one transaction."""
+
+    _db: Database
+
+    def set_consent(self, user_id, opted_out: bool) -> None:
+        """Record a choice; opting out also forgets everything the person wrote."""
+        user_id = as_key(user_id, "user_id")
+        changed_at = datetime.now(timezone.utc).isoformat()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO people (user_id, opted_out, consent_changed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET opted_out = excluded.opted_out, "
+                "consent_changed_at = excluded.consent_changed_at",
+                (user_id, int(bool(opted_out)), changed_at),
+            )
+            if opted_out:
+                self.forget_person(user_id)
+
+    def opted_out(self, user_id) -> bool:
+        with self._db.transaction(write=False) as conn:
+            return is_opted_out(conn, as_key(user_id, "user_id"))
+
+    def forget_person(self, user_id) -> int:
+        """Delete the person's messages (every source), the cached embeddings of their
+        texts, and their words in stored snapshots; returns the messages deleted.
+
+        Snapshots keep the person's place (so stored maps stay whole) until the next
+        build leaves them out.
+        """
+        user_id = as_key(user_id, "user_id")
+        with self._db.transaction() as conn:
+            delete_embeddings(conn, _text_hashes(conn, user_id))
+            conn.execute(
+                "UPDATE snapshot_people SET text = '', raw = '' WHERE person_id = ?", (user_id,)
+            )
+            return conn.execute("DELETE FROM messages WHERE user_id = ?", (user_id,)).rowcount
+
+
+def _text_hashes(conn: sqlite3.Connection, user_id: str) -> set[str]:
+    """Every text of the person that may have been embedded: each message, each source's
+    joined document now, and the document text of every stored snapshot."""
+    rows = conn.execute(
+        "SELECT source, raw, clean FROM messages WHERE user_id = ? "
+        "ORDER BY timestamp, message_id", (user_id,)
+    ).fetchall()
+    texts = {clean.strip() for _, _, clean in rows} | {clean for _, _, clean in rows}
+    for source in {row[0] for row in rows}:
+        mine = [row for row in rows if row[0] == source]
+        texts.add(join_messages([r[1] for r in mine], [r[2] for r in mine])[0])
+    texts.update(text for (text,) in conn.execute(
+        "SELECT text FROM snapshot_people WHERE person_id = ?", (user_id,)))
+    return {text_hash(text) for text in texts if text}

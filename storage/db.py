@@ -1,0 +1,96 @@
+"""One SQLite connection shared by the bot's threads, and its transactions.
+
+The bot touches the store from its event thread, the scheduler thread and the web
+server thread, so the connection is opened with ``check_same_thread=False`` and every
+transaction holds one re-entrant lock. Other processes (the CLI) are kept in order by
+SQLite's own locking, with WAL so readers never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from storage.errors import StorageError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """An open SQLite file; use ``transaction()`` for every statement."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn: sqlite3.Connection | None = _connect(self.path)
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run the block in one transaction; a nested call joins the outer one."""
+        with self._lock:
+            conn = self._open_connection()
+            if self._depth:  # nested: join the outer transaction
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def _open_connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError(f"the database {self.path} is closed")
+        return self._conn
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = None
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # transactions are explicit, see Database.transaction
+            check_same_thread=False,
+        )
+        _configure(conn)
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise StorageError(f"cannot open the database {path}: {exc}") from exc
+    return conn
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")

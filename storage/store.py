@@ -1,0 +1,53 @@
+"""``Store``: one SQLite file holding everything batchviz remembers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.cache import EmbeddingCacheMixin
+from storage.consent import ConsentMixin
+from storage.db import Database
+from storage.messages import MessagesMixin
+from storage.migrations import MIGRATIONS, migrate
+from storage.snapshots import SnapshotMixin
+from storage.state import StateMixin
+
+KEEP_SNAPSHOTS = 20
+
+
+class Store(MessagesMixin, ConsentMixin, EmbeddingCacheMixin, SnapshotMixin, StateMixin):
+    """Opens (creates, migrates, WAL) one SQLite file; every method is one transaction.
+
+    Safe to share between threads; usable as a context manager.
+    """
+
+    def __init__(self, path: str | Path, keep_snapshots: int = KEEP_SNAPSHOTS,
+                 migrations=MIGRATIONS):
+        if keep_snapshots < 1:
+            raise ValueError(f"keep_snapshots must be at least 1, got {keep_snapshots}")
+        self.path = Path(path)
+        self.keep_snapshots = keep_snapshots
+        self._db = Database(self.path)
+        try:
+            self.schema_version = migrate(self._db, migrations)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._db.closed
+
+    def close(self) -> None:
+        """Close the database; closing twice is harmless."""
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"schema v{self.schema_version}"
+        return f"Store({str(self.path)!r}, {state})"
