@@ -1,0 +1,8 @@
+"""A Zulip-compatible test server (see server.py); import as ``zulip_server``."""
+
+from .realm import ApiError, Message, Stream, Upload, User
+from .server import FEATURE_LEVEL, ZULIP_VERSION, LoggedRequest, ZulipTestServer
+from .spec import Spec, load_spec
+
+__all__ = ["ApiError", "FEATURE_LEVEL", "LoggedRequest", "Message", "Spec", "Stream", "Upload", "User",
+           "ZULIP_VERSION", "ZulipTestServer", "load_spec"]
