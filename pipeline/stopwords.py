@@ -1,0 +1,57 @@
+"""Words that say nothing about someone's interests, and the tokenizer that drops them.
+
+One place for the list: the neighbours' shared words and the cluster keywords both use it.
+``STOP_WORDS`` is scikit-learn's English list plus the filler every introduction shares
+("hi everyone, I'm excited to be here, looking forward to …"): greetings, the batch and
+the place, feelings about joining, and vague verbs and nouns of wanting and doing. A few
+of scikit-learn's words ("computer", "system") are kept, and so is "learning" (as in
+machine learning): here they are interests.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+GREETINGS = {
+    "hi", "hello", "hey", "hiya", "howdy", "folks", "everyone", "everybody", "all", "y'all", "yall",
+    "welcome", "thanks", "thank",
+}
+BATCH_TALK = {
+    "recurse", "rc", "batch", "batches", "recurser", "recursers", "center", "week", "weeks",
+    "month", "months", "year", "years", "day", "days", "today", "time", "here", "join", "joining",
+    "joined", "return", "returning", "f1", "f2", "s1", "s2", "w1", "w2", "sp1", "sp2", "su1", "su2",
+    "intro", "introduction", "introduce", "myself", "name", "named", "called", "pronouns",
+}
+FEELINGS = {
+    "excited", "exciting", "happy", "glad", "thrilled", "pleased", "stoked", "looking", "forward",
+    "meet", "meeting", "chat", "pair", "pairing", "reach", "free", "feel", "hope", "hoping",
+}
+VAGUE = {
+    "i'm", "im", "i've", "ive", "i'd", "i'll", "it's", "don't", "can't", "let's", "that's",
+    "interested", "interest", "interests", "working", "work", "worked", "works", "really",
+    "love", "loves", "loved", "currently", "also", "things", "thing", "stuff", "lot", "lots",
+    "like", "likes", "liked", "want", "wanted", "wants", "learn", "learned", "new",
+    "plan", "planning", "trying", "try", "doing", "make", "making", "build", "building",
+    "get", "getting", "got", "know", "just", "bit", "little", "kind", "sort", "maybe", "pretty",
+    "good", "great", "cool", "fun", "nice", "way", "ways", "able", "different", "various",
+    "background", "previously", "recently", "people", "person", "spend", "spent", "using", "use",
+    "used", "based", "etc", "especially", "lately", "mostly", "probably", "ok", "okay",
+}
+
+# scikit-learn's list has a few words that are real interests in a programmers' community
+TOPICAL = {"computer", "system", "systems"}
+
+STOP_WORDS: frozenset[str] = frozenset(
+    (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE
+)
+
+# letters/digits, optionally joined by one apostrophe (i'm), with a "++" or "#" tail (c++, c#)
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercased words of ``text`` without stop words, numbers or single letters."""
+    words = (m.group(0).replace("’", "'") for m in _TOKEN.finditer(text.lower()))
+    return [w for w in words if len(w) > 1 and not w.isdigit() and w not in STOP_WORDS]

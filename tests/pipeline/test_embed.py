@@ -1,0 +1,124 @@
+"""Embeddings: the real bundled model, the hashing embedder, and the cache."""
+
+import numpy as np
+import pytest
+
+from pipeline.documents import Document
+from pipeline.embed import (
+    HashingEmbedder,
+    MemoryCache,
+    SentenceTransformerEmbedder,
+    embed_documents,
+    embed_documents_report,
+    load_embedder,
+)
+from pipeline.errors import ModelLoadError
+
+SENTENCES = [
+    "I write compilers and love programming language design.",
+    "Type systems and parsers for new programming languages fascinate me.",
+    "I bake sourdough bread and grow tomatoes in my garden.",
+]
+
+
+def docs(*texts):
+    """Documents with the given texts, one person each."""
+    return [Document(f"p{i}", f"Person {i}", t) for i, t in enumerate(texts)]
+
+
+def unit_rows(matrix):
+    """True when every row has length 1."""
+    return np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.model
+def test_bundled_model_shape_dtype_and_norm(real_embedder):
+    """The bundled model gives 384-d float32 unit vectors, keyed as all-MiniLM-L6-v2."""
+    vectors = real_embedder.encode(SENTENCES)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32 and unit_rows(vectors)
+    assert real_embedder.model_id == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.model
+def test_similar_sentences_are_closer(real_embedder):
+    """Two sentences about programming languages are closer than either is to baking."""
+    a, b, c = real_embedder.encode(SENTENCES)
+    assert a @ b > a @ c + 0.2 and a @ b > b @ c + 0.2
+
+
+@pytest.mark.model
+def test_empty_input_has_the_model_width(real_embedder):
+    """Encoding nothing gives a (0, 384) float32 array."""
+    empty = real_embedder.encode([])
+    assert empty.shape == (0, 384) and empty.dtype == np.float32
+
+
+@pytest.mark.model
+def test_prefix_changes_model_id_and_vectors(real_embedder):
+    """A document prefix is part of the cache key and changes the vector; the model is loaded once."""
+    prefixed = SentenceTransformerEmbedder(prefix="clustering: ")
+    assert prefixed.model_id == "all-MiniLM-L6-v2|clustering: "
+    assert prefixed.load() is real_embedder.load()
+    plain, with_prefix = real_embedder.encode(SENTENCES[:1]), prefixed.encode(SENTENCES[:1])
+    assert not np.allclose(plain, with_prefix)
+    assert np.allclose(with_prefix, real_embedder.encode(["clustering: " + SENTENCES[0]]), atol=1e-5)
+
+
+@pytest.mark.model
+def test_cache_encodes_only_new_and_edited_texts(real_embedder):
+    """A second run encodes nothing; editing one text encodes just that one, with the same vectors elsewhere."""
+    cache = MemoryCache()
+    first, stats = embed_documents_report(docs(*SENTENCES), real_embedder, cache)
+    assert (stats.cached, stats.encoded) == (0, 3)
+    again, stats = embed_documents_report(docs(*SENTENCES), real_embedder, cache)
+    assert (stats.cached, stats.encoded) == (3, 0) and np.allclose(again, first)
+    edited, stats = embed_documents_report(docs(SENTENCES[0], SENTENCES[1], "I climb mountains."), real_embedder, cache)
+    assert (stats.cached, stats.encoded) == (2, 1)
+    assert np.allclose(edited[:2], first[:2]) and not np.allclose(edited[2], first[2])
+
+
+@pytest.mark.model
+def test_bundled_hub_name_maps_to_the_bundled_model(real_embedder):
+    """Configuring the bundled model by its hub name loads the installed copy, not a download."""
+    named = load_embedder("sentence-transformers/all-MiniLM-L6-v2")
+    assert named.model_id == real_embedder.model_id and named.load() is real_embedder.load()
+
+
+def test_unloadable_model_names_the_setting(tmp_path):
+    """A model path that does not exist raises ModelLoadError naming embedding_model and the value."""
+    missing = str(tmp_path / "no-such-model")
+    embedder = load_embedder(missing)
+    assert embedder.model_id == missing
+    with pytest.raises(ModelLoadError) as caught:
+        embedder.encode(["hello"])
+    assert "embedding_model" in str(caught.value) and missing in str(caught.value)
+
+
+def test_hashing_embedder_is_deterministic_and_normalised():
+    """The hashing embedder gives the same unit vectors every time, even for empty text."""
+    embedder = load_embedder("hashing", dim=64)
+    vectors = embedder.encode(SENTENCES + [""])
+    assert vectors.shape == (4, 64) and vectors.dtype == np.float32 and unit_rows(vectors)
+    assert np.array_equal(vectors, HashingEmbedder(dim=64).encode(SENTENCES + [""]))
+    assert embedder.model_id == "hashing-64" and HashingEmbedder().encode([]).shape == (0, 256)
+
+
+def test_identical_texts_are_encoded_once():
+    """Two people with the same text share one encoding and get the same vector."""
+    matrix, stats = embed_documents_report(docs("pottery glazes", "rust compilers", "pottery glazes"), HashingEmbedder())
+    assert (stats.total, stats.unique, stats.encoded) == (3, 2, 2)
+    assert np.array_equal(matrix[0], matrix[2]) and not np.array_equal(matrix[0], matrix[1])
+
+
+def test_cache_is_keyed_by_model():
+    """Vectors cached for one model are not used for another."""
+    cache = MemoryCache()
+    embed_documents(docs("a text"), HashingEmbedder(dim=32), cache)
+    _, stats = embed_documents_report(docs("a text"), HashingEmbedder(dim=64), cache)
+    assert stats.encoded == 1
+
+
+def test_no_documents_give_an_empty_matrix():
+    """Embedding no documents gives a (0, dim) matrix and encodes nothing."""
+    matrix, stats = embed_documents_report([], HashingEmbedder(dim=16), MemoryCache())
+    assert matrix.shape == (0, 16) and stats.encoded == 0
