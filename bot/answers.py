@@ -1,0 +1,234 @@
+"""Replies to parsed commands, read from the latest complete map of one source.
+
+Every reply is Zulip Markdown. People are named in plain bold text, never as mentions,
+and anything a person wrote (names, shared words, sentences) goes through ``md`` so it
+cannot inject mentions, links or formatting. People who opted out are never named: they
+are filtered at answer time too, whatever an older snapshot still holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
+from pipeline.errors import PipelineError
+from pipeline.neighbours import nearest
+from pipeline.result import MapResult, Neighbour
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+MAX_LISTED = 30  # members shown for one cluster
+MAX_ECHO = 100  # characters of the asker's own text repeated in a reply
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]()"})
+
+
+@dataclass(frozen=True)
+class Asker:
+    user_id: str
+    name: str
+    email: str = ""
+
+
+def md(text: object) -> str:
+    """User text made inert in Zulip Markdown: one line, special characters escaped."""
+    return " ".join(str(text).split()).translate(_MARKDOWN)
+
+
+def friendly_error(exc: BaseException) -> str:
+    """The one place that turns an exception into a one-line chat reply."""
+    if isinstance(exc, (PipelineError, StorageError)):
+        return f"Sorry, I couldn't do that: {md(exc)}"
+    if isinstance(exc, sqlite3.Error):
+        return "Sorry, I couldn't read my database just now; please try again in a minute."
+    return "Sorry, something went wrong on my side; the details are in my log."
+
+
+def _when(result: MapResult) -> str:
+    return result.built_at.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _shared(neighbour: Neighbour) -> str:
+    return f" · shared: {', '.join(md(w) for w in neighbour.shared_words)}" if neighbour.shared_words else ""
+
+
+class Answerer:
+    """Answers commands for one source; ``answer`` never raises."""
+
+    def __init__(self, store, source: str, links: Callable[[], str] | None = None, *,
+                 refresh: Callable[[Asker], str] | None = None,
+                 status_extra: Callable[[], str] | None = None,
+                 join_where: str = "the introductions topic", default_k: int = 5):
+        self.store = store
+        self.source = source
+        self.links = links
+        self.refresh = refresh
+        self.status_extra = status_extra
+        self.join_where = join_where
+        self.default_k = default_k
+
+    def answer(self, parsed: ParsedCommand, asker: Asker) -> str:
+        if parsed.error:
+            return parsed.error
+        if parsed.name not in BY_NAME:
+            return short_help()
+        try:
+            return getattr(self, f"answer_{parsed.name}")(asker, **parsed.args)
+        except Exception as exc:  # the chat edge: log the trace, reply one line
+            log.exception("command %s failed", parsed.name)
+            return friendly_error(exc)
+
+    # ---- helpers --------------------------------------------------------------
+
+    def _map(self) -> MapResult | None:
+        return self.store.latest_snapshot(self.source)
+
+    def _no_map(self) -> str:
+        return f"There is no map yet. It is built from the introductions in {self.join_where}; say `refresh` to build it."
+
+    def _visible(self, result: MapResult, index: int) -> bool:
+        return not self.store.opted_out(result.people[index].person_id)
+
+    def _link(self) -> str:
+        if self.links is None:
+            return "the map isn't published anywhere from here"
+        return f"[open the map]({self.links()})"
+
+    def _neighbours(self, result: MapResult, index: int, k: int) -> list[Neighbour]:
+        """The k nearest visible people, from the snapshot or computed when it has too few."""
+        stored = [n for n in result.neighbours[index] if self._visible(result, n.index)]
+        if len(stored) >= k or len(result.neighbours[index]) >= len(result) - 1:
+            return stored[:k]
+        texts = [doc.text for doc in result.people]
+        computed = nearest(result.embeddings, texts, k=len(result) - 1)[index]
+        return [n for n in computed if self._visible(result, n.index)][:k]
+
+    def _near_reply(self, result: MapResult, index: int, k: int | None, whose: str) -> str:
+        neighbours = self._neighbours(result, index, k or self.default_k)
+        if not neighbours:
+            return f"Nobody else is on the map yet, so there is no one near {whose}."
+        lines = [f"Closest to {whose}:"]
+        for rank, n in enumerate(neighbours, 1):
+            name = md(result.people[n.index].name)
+            lines.append(f"{rank}. **{name}** — {round(100 * n.similarity)}% similar{_shared(n)}")
+        return "\n".join(lines)
+
+    def _find(self, result: MapResult, name: str, user_id: str | None) -> list[int]:
+        """Indices of visible people matching: user id, exact name, any case, unique prefix."""
+        visible = [i for i in range(len(result)) if self._visible(result, i)]
+        if user_id:
+            by_id = [i for i in visible if result.people[i].person_id == user_id]
+            if by_id:
+                return by_id
+        for test in (lambda n: n == name, lambda n: n.casefold() == name.casefold(),
+                     lambda n: n.casefold().startswith(name.casefold())):
+            found = [i for i in visible if test(result.people[i].name)]
+            if found:
+                return found
+        return []
+
+    # ---- one method per command (see bot.commands.COMMANDS) --------------------
+
+    def answer_help(self, asker: Asker) -> str:
+        return help_text()
+
+    def answer_near_me(self, asker: Asker, k: int | None = None) -> str:
+        result = self._map()
+        if result is None:
+            return self._no_map()
+        if self.store.opted_out(asker.user_id):
+            return "You opted out, so you're not on the map. Say `opt in` to be included from the next build."
+        index = result.index_of(asker.user_id)
+        if index is None:
+            return (f"You're not on the map yet. Post an introduction in {self.join_where}; "
+                    "you'll be on the next map.")
+        return self._near_reply(result, index, k, "you")
+
+    def answer_near(self, asker: Asker, name: str, user_id: str | None = None, k: int | None = None) -> str:
+        result = self._map()
+        if result is None:
+            return self._no_map()
+        found = self._find(result, name, user_id)
+        asked = md(name[:MAX_ECHO])
+        if not found:
+            return f"I couldn't find anyone called **{asked}** on the map."
+        if len(found) > 1:
+            names = ", ".join(f"**{md(result.people[i].name)}**" for i in found[:10])
+            return f"**{asked}** could be several people: {names}. Which one? Say `near` with the full name."
+        return self._near_reply(result, found[0], k, f"**{md(result.people[found[0]].name)}**")
+
+    def answer_cluster(self, asker: Asker, number: int) -> str:
+        result = self._map()
+        if result is None:
+            return self._no_map()
+        cluster = result.clusters.get(number)
+        if cluster is None:
+            return f"There is no cluster {number}; {self._cluster_range(result)}."
+        members = [md(result.people[i].name) for i in cluster.members if self._visible(result, i)]
+        shown = ", ".join(f"**{m}**" for m in members[:MAX_LISTED])
+        more = f" and {len(members) - MAX_LISTED} more" if len(members) > MAX_LISTED else ""
+        lines = [f"**Cluster {number}** ({len(members)} people): {', '.join(md(w) for w in cluster.keywords)}",
+                 f"Members: {shown}{more}"]
+        if cluster.sentences:
+            lines.append(f"> {md(cluster.sentences[0])}")
+        lines.append(f"Map: {self._link()}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _cluster_range(result: MapResult) -> str:
+        numbers = sorted(result.clusters)
+        if not numbers:
+            return "this map has no clusters yet"
+        if numbers == list(range(numbers[0], numbers[-1] + 1)):
+            return f"there are clusters {numbers[0]}–{numbers[-1]}"
+        return "there are clusters " + ", ".join(map(str, numbers))
+
+    def answer_clusters(self, asker: Asker) -> str:
+        result = self._map()
+        if result is None:
+            return self._no_map()
+        if not result.clusters:
+            return f"No clusters yet: {md(result.notice or 'too few introductions to form groups')}."
+        lines = [f"{len(result.clusters)} clusters ({result.noise_count} people in none):"]
+        for number in sorted(result.clusters):
+            cluster = result.clusters[number]
+            lines.append(f"* **{number}** ({len(cluster.members)}): {', '.join(md(w) for w in cluster.keywords)}")
+        return "\n".join(lines)
+
+    def _summary(self, result: MapResult) -> str:
+        return f"built {_when(result)} from {len(result)} people in {len(result.clusters)} clusters"
+
+    def answer_map(self, asker: Asker) -> str:
+        result = self._map()
+        if result is None:
+            return self._no_map()
+        return f"The latest map: {self._link()} — {self._summary(result)}."
+
+    def answer_status(self, asker: Asker) -> str:
+        result = self._map()
+        lines = [f"Last map: {self._summary(result)}; model {md(result.model)}." if result else "No map built yet.",
+                 f"Introductions stored: {self.store.message_count(self.source)}."]
+        if result is not None and result.notice:
+            lines.append(f"Note: {md(result.notice)}")
+        if self.status_extra is not None:
+            lines.append(self.status_extra())
+        return "\n".join(lines)
+
+    def answer_refresh(self, asker: Asker) -> str:
+        if self.refresh is None:
+            return "I can't refresh the map from here."
+        return self.refresh(asker)
+
+    def answer_opt_out(self, asker: Asker) -> str:
+        deleted = self.store.forget_person(asker.user_id)
+        self.store.set_consent(asker.user_id, True)
+        return (f"Done. I deleted the {deleted} message(s) of yours I had stored and their embeddings, "
+                "and I won't name you in any answer. The next map won't include you. "
+                "Say `opt in` if you change your mind.")
+
+    def answer_opt_in(self, asker: Asker) -> str:
+        self.store.set_consent(asker.user_id, False)
+        return (f"Welcome back. Post (or edit) your introduction in {self.join_where} "
+                "and you'll be on the next map.")

@@ -1,0 +1,147 @@
+"""Rebuilding a source's map: storage → ``build_map`` → snapshot → HTML and PNG files.
+
+Shared by the bot's refreshes, the weekly post, the local demo and the CLI. Also what
+changed between two maps (``describe_changes``), matched by who is in which cluster,
+because cluster numbers are only stable where the members are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from bot.answers import md
+from pipeline.build import build_map
+from pipeline.documents import Document
+from pipeline.params import PipelineParams
+from pipeline.pseudonym import pseudonyms_for
+from pipeline.render import render_html, render_png
+from pipeline.result import MapResult
+
+log = logging.getLogger(__name__)
+OVERLAP = 0.3  # share of the smaller cluster two clusters must have in common to be related
+
+
+@dataclass(frozen=True)
+class NamePolicy:
+    """How names appear on the rendered map."""
+
+    pseudonymize: bool = False
+    keep: tuple[str, ...] = ()
+    seed: int = 42
+
+    def names(self, result: MapResult) -> dict[str, str] | None:
+        return pseudonyms_for(result.people, self.keep, self.seed) if self.pseudonymize else None
+
+
+@dataclass
+class RebuildResult:
+    result: MapResult
+    snapshot_id: int | None
+    html_path: Path | None
+    png_path: Path | None
+    changes: list[str] = field(default_factory=list)
+
+
+def offline_message_id(source: str, person_id: str) -> int:
+    """A stable negative id for a message that did not come from Zulip (demo, CSV)."""
+    digest = hashlib.sha256(f"{source}\0{person_id}".encode()).hexdigest()
+    return -(int(digest[:12], 16) + 1)
+
+
+def import_documents(store, source: str, documents: Iterable[Document]) -> int:
+    """Store documents as if each person had posted their text once, in the given order
+    (the position is the timestamp); returns how many."""
+    count = 0
+    for count, doc in enumerate(documents, 1):
+        store.upsert_person(doc.person_id, doc.name)
+        store.upsert_message(source, offline_message_id(source, doc.person_id), doc.person_id,
+                             doc.raw or doc.text, doc.text, count)
+    return count
+
+
+def write_outputs(result: MapResult, folder: Path, stem: str, names: NamePolicy,
+                  title: str | None = None) -> tuple[Path, Path]:
+    """``<stem>.html`` and ``<stem>.png`` in ``folder``, names shown per the policy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path, png_path = folder / f"{stem}.html", folder / f"{stem}.png"
+    shown = names.names(result)
+    html_path.write_text(render_html(result, title=title, names=shown), encoding="utf-8")
+    render_png(result, png_path, names=shown)
+    return html_path, png_path
+
+
+def rebuild(store, source: str, params: PipelineParams, embedder, outputs: Path | None = None,
+            names: NamePolicy = NamePolicy(), progress: Callable[[str], None] | None = None,
+            title: str | None = None) -> RebuildResult:
+    """Build the source's map from storage, save it as a snapshot and render it."""
+    previous = store.latest_snapshot(source)
+    result = build_map(store.documents(source), params, embedder, cache=store,
+                       previous=previous, progress=progress)
+    snapshot_id = store.save_snapshot(source, result)
+    log.info("source %s: snapshot %s with %d people", source, snapshot_id, len(result))
+    html_path = png_path = None
+    if outputs is not None and len(result):
+        html_path, png_path = write_outputs(result, Path(outputs), str(snapshot_id), names, title)
+    return RebuildResult(result, snapshot_id, html_path, png_path, describe_changes(previous, result))
+
+
+# ---- what changed -------------------------------------------------------------------
+
+
+def _members(result: MapResult) -> dict[int, set[str]]:
+    return {n: {result.people[i].person_id for i in c.members} for n, c in result.clusters.items()}
+
+
+def _related(old: dict[int, set[str]], new: dict[int, set[str]]) -> set[tuple[int, int]]:
+    """(old number, new number) pairs sharing a good part of the smaller cluster."""
+    return {
+        (o, n) for o, old_ids in old.items() for n, new_ids in new.items()
+        if len(old_ids & new_ids) >= max(1.0, OVERLAP * min(len(old_ids), len(new_ids)))
+    }
+
+
+def _keywords(result: MapResult, number: int) -> str:
+    return ", ".join(md(word) for word in result.clusters[number].keywords[:3])
+
+
+def _joined(numbers: Iterable[int]) -> str:
+    numbers = [str(n) for n in sorted(numbers)]
+    return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+
+
+def _people_changes(old: MapResult, new: MapResult) -> list[str]:
+    before = {doc.person_id for doc in old.people}
+    joined = [doc.name for doc in new.people if doc.person_id not in before]
+    left = len(before - {doc.person_id for doc in new.people})
+    lines = [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
+    return lines + ([f"{left} people left the map."] if left else [])
+
+
+def _cluster_changes(old: MapResult, new: MapResult) -> list[str]:
+    pairs = _related(_members(old), _members(new))
+    lines = []
+    for n in sorted(new.clusters):
+        sources = {o for o, m in pairs if m == n}
+        if not sources:
+            lines.append(f"New cluster {n}: {_keywords(new, n)}")
+        elif len(sources) > 1:
+            lines.append(f"Clusters {_joined(sources)} merged into cluster {n}: {_keywords(new, n)}")
+    for o in sorted(old.clusters):
+        targets = {m for p, m in pairs if p == o}
+        if len(targets) > 1:
+            lines.append(f"Cluster {o} split into clusters {_joined(targets)}")
+        elif not targets:
+            lines.append(f"Cluster {o} ({_keywords(old, o)}) dissolved")
+    return lines
+
+
+def describe_changes(old: MapResult | None, new: MapResult) -> list[str]:
+    """Plain-text lines saying what changed from ``old`` to ``new`` (for posts and replies)."""
+    if old is None:
+        return [f"First map: {len(new)} people in {len(new.clusters)} clusters."]
+    lines = _people_changes(old, new) + _cluster_changes(old, new)
+    return lines or ["No changes since the previous map."]

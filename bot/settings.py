@@ -1,0 +1,386 @@
+"""The bot's settings: one table is the source for validation, ``zuliprc.example`` and docs.
+
+Settings live in the ``[batchviz]`` section of the standard ``zuliprc`` (whose ``[api]``
+section the ``zulip`` client reads). Extra welcome topics are sections named
+``[batchviz:source NAME]`` with the keys ``stream``, ``topic`` and ``topic_pattern``.
+``load_settings(path)`` reads the file once into a frozen, typed ``Settings``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from pipeline.params import PipelineParams
+
+SECTION = "batchviz"
+SOURCE_SECTION = "batchviz:source "
+MAIN_SOURCE = "main"
+DB_FILENAME = "batchviz.sqlite3"
+API_KEYS = ("email", "key", "site")
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names the file, the key and the fix."""
+
+
+# ---- parsers: text → value, ValueError saying what is allowed ----------------------
+
+
+def text(value: str) -> str:
+    return value.strip()
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_optional(value: str) -> Any:
+        return None if not value.strip() else parse(value)
+
+    return parse_optional
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip().lower() not in allowed:
+            raise ValueError("expected one of: " + ", ".join(allowed))
+        return value.strip().lower()
+
+    return parse
+
+
+def boolean(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def regex(value: str) -> str:
+    try:
+        re.compile(value.strip())
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression ({exc})") from None
+    return value.strip()
+
+
+def cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"not a valid crontab line 'min hour day month weekday' ({exc})") from None
+    return value.strip()
+
+
+def timezone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return value.strip()
+
+
+def name_list(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def components(value: str) -> int:
+    return int(choice("2", "3")(value))
+
+
+def url(value: str) -> str:
+    if value.strip() and not re.match(r"https?://[^\s/]+", value.strip()):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.strip().rstrip("/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str  # as written in the file; parsed like any other value
+    help: str
+    parse: Callable[[str], Any] = text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("source_stream", "", "Stream with the introductions (required to run the bot)."),
+    Setting("source_topic", "", "Exact topic of the introductions (empty: every topic)."),
+    Setting("source_topic_pattern", "", "Or a regular expression searched in topics, case-insensitive.", regex),
+    Setting("post_stream", "", "Stream of the weekly map post (empty: the source stream)."),
+    Setting("post_topic", "batchviz map", "Topic of the weekly map post."),
+    Setting("post_cron", "0 10 * * mon", "When to post the weekly map (crontab: min hour day month weekday).", cron),
+    Setting("refresh_cron", "0 3 * * *", "When to rebuild the map from everything stored.", cron),
+    Setting("timezone", "UTC", "Time zone of the two schedules above.", timezone),
+    Setting("debounce_minutes", "5", "Rebuild this long after the last new introduction.", integer(0, 1440)),
+    Setting("refresh_cooldown_minutes", "10", "Minimum time between two `refresh` commands.", integer(0, 1440)),
+    Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
+    Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
+    Setting("data_dir", "batchviz-data", "Database and maps folder, relative to this file's folder."),
+    Setting("web_mode", "serve", "serve: the bot serves maps; dir: only write them to map_dir; off.", choice("serve", "dir", "off")),
+    Setting("web_host", "127.0.0.1", "Address the map web server listens on."),
+    Setting("web_port", "8765", "Port the map web server listens on.", integer(1, 65535)),
+    Setting("public_url", "", "Base URL people open maps at (empty: http://web_host:web_port).", url),
+    Setting("link_ttl_hours", "168", "How long a map link works.", integer(1, 24 * 366)),
+    Setting("map_dir", "", "Folder the maps are written to in dir mode (empty: data_dir/site).", text),
+    Setting("pseudonymize", "false", "Show made-up names on the map instead of real ones.", boolean),
+    Setting("keep_names", "", "Comma-separated names kept as they are when pseudonymizing.", name_list),
+    Setting("components", "2", "Dimensions of the map picture: 2 or 3.", components),
+    Setting("neighbours_k", "5", "How many neighbours `near me` shows by default.", integer(1, 20)),
+    Setting("keywords", "ctfidf", "How clusters are named: ctfidf, mmr or sentences.", choice("ctfidf", "mmr", "sentences")),
+    Setting("min_cluster_size", "", "Smallest group (empty: chosen from the number of people).", optional(integer(2, 10_000))),
+    Setting("random_state", "42", "Seed of the layout and the pseudonyms.", integer(0, 2**32 - 1)),
+    Setting("log_level", "info", "debug, info, warning or error.", choice("debug", "info", "warning", "error")),
+)
+SOURCE_KEYS: dict[str, Callable[[str], Any]] = {"stream": text, "topic": text, "topic_pattern": regex}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One welcome topic (or topic pattern, or whole stream) the bot maps on its own."""
+
+    name: str
+    stream: str
+    topic: str = ""
+    topic_pattern: str = ""
+
+    def matches(self, stream: str, topic: str) -> bool:
+        if stream.strip().casefold() != self.stream.casefold():
+            return False
+        if self.topic:
+            return topic.strip().casefold() == self.topic.casefold()
+        if self.topic_pattern:
+            return re.search(self.topic_pattern, topic, re.IGNORECASE) is not None
+        return True
+
+    def describe(self) -> str:
+        """Where to post, as a Zulip link (links do not ping anyone)."""
+        if self.topic:
+            return f"#**{self.stream}>{self.topic}**"
+        return f"#**{self.stream}**"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every key of the table (typed, defaults applied) plus the sources and [api]."""
+
+    source_stream: str
+    source_topic: str
+    source_topic_pattern: str
+    post_stream: str
+    post_topic: str
+    post_cron: str
+    refresh_cron: str
+    timezone: str
+    debounce_minutes: int
+    refresh_cooldown_minutes: int
+    embedding_model: str
+    embedding_prefix: str
+    data_dir: Path
+    web_mode: str
+    web_host: str
+    web_port: int
+    public_url: str
+    link_ttl_hours: int
+    map_dir: Path
+    pseudonymize: bool
+    keep_names: tuple[str, ...]
+    components: int
+    neighbours_k: int
+    keywords: str
+    min_cluster_size: int | None
+    random_state: int
+    log_level: str
+    sources: tuple[Source, ...] = ()
+    path: Path | None = None  # the zuliprc it came from
+    api_email: str = ""
+    api_site: str = ""
+    api_key: str = field(default="", repr=False)  # secret: never shown
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings({shown}, api_key={'***' if self.api_key else ''!r})"
+
+    @property
+    def database(self) -> Path:
+        return database_path(self.data_dir)
+
+    def pipeline_params(self) -> PipelineParams:
+        return PipelineParams(
+            components=self.components,
+            min_cluster_size=self.min_cluster_size,
+            keywords=self.keywords,
+            neighbours_k=self.neighbours_k,
+            random_state=self.random_state,
+        )
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise SettingsError(f"{self.path}: no source named {name!r}")
+
+    def check_runnable(self) -> None:
+        """The bot needs a source stream and the [api] credentials; say which is missing."""
+        if not self.source_stream:
+            raise SettingsError(f"{self.path}: [{SECTION}] source_stream is required to run the bot")
+        missing = [key for key in API_KEYS if not getattr(self, f"api_{key}")]
+        if missing:
+            raise SettingsError(f"{self.path}: [api] needs {', '.join(missing)} (the bot's zuliprc from Zulip)")
+
+
+def database_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / DB_FILENAME
+
+
+def maps_dir(data_dir: str | Path, source: str) -> Path:
+    return Path(data_dir) / "maps" / source
+
+
+def render_example() -> str:
+    """The text of ``zuliprc.example``, generated from the table."""
+    lines = [
+        "# batchviz configuration: the bot's zuliprc (download it from Zulip: Settings >",
+        "# Personal settings > Bots) plus a [batchviz] section. Every key is optional",
+        "# except source_stream; the values shown are the defaults.",
+        "",
+        "[api]",
+        "email = batchviz-bot@example.zulipchat.com",
+        "key = <the bot's API key>",
+        "site = https://example.zulipchat.com",
+        "",
+        f"[{SECTION}]",
+    ]
+    for setting in SETTINGS:
+        lines.append(f"# {setting.help}")
+        value = "welcome" if setting.name == "source_stream" else setting.default
+        prefix = "" if setting.name == "source_stream" else "# "
+        lines.append(f"{prefix}{setting.name} = {value}".rstrip())
+    lines += [
+        "",
+        "# More welcome topics, each mapped on its own: one section per source.",
+        f"# [{SOURCE_SECTION}alumni]",
+        "# stream = alumni",
+        "# topic_pattern = ^intro",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fail(path: Path, section: str, key: str, value: str, why: str) -> SettingsError:
+    return SettingsError(f"{path}: [{section}] {key} = {value!r}: {why}")
+
+
+def _unknown(path: Path, section: str, key: str, known: list[str]) -> SettingsError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return SettingsError(f"{path}: [{section}] unknown key {key!r}{hint}")
+
+
+def _parse_section(path: Path, section: str, raw: dict[str, str], table: dict) -> dict[str, Any]:
+    values = {}
+    for key, value in raw.items():
+        if key not in table:
+            raise _unknown(path, section, key, list(table))
+        try:
+            values[key] = table[key](value)
+        except ValueError as exc:
+            raise _fail(path, section, key, value, str(exc)) from None
+    return values
+
+
+def _source(path: Path, name: str, values: dict[str, Any], prefix: str = "") -> Source:
+    section = SECTION if not prefix else f"{SOURCE_SECTION}{name}"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name):
+        raise SettingsError(f"{path}: [{section}]: source names use letters, digits, - and _ only")
+    topic, pattern = values.get(prefix + "topic", ""), values.get(prefix + "topic_pattern", "")
+    if topic and pattern:
+        raise SettingsError(f"{path}: [{section}] set {prefix}topic or {prefix}topic_pattern, not both")
+    stream = values.get(prefix + "stream", "")
+    if not stream:
+        raise SettingsError(f"{path}: [{section}] {prefix}stream is required")
+    return Source(name, stream, topic, pattern)
+
+
+def _main_source(path: Path, values: dict[str, Any]) -> tuple[Source, ...]:
+    return (_source(path, MAIN_SOURCE, values, "source_"),) if values["source_stream"] else ()
+
+
+def _sources(path: Path, parser: configparser.ConfigParser, values: dict[str, Any]) -> tuple[Source, ...]:
+    sources = list(_main_source(path, values))
+    for section in parser.sections():
+        if section.startswith(SOURCE_SECTION):
+            name = section[len(SOURCE_SECTION):].strip()
+            raw = _parse_section(path, section, dict(parser[section]), SOURCE_KEYS)
+            sources.append(_source(path, name, raw))
+    names = [source.name for source in sources]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise SettingsError(f"{path}: more than one source named {duplicates[0]!r}")
+    return tuple(sources)
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not a valid zuliprc ({str(exc).splitlines()[0]})") from None
+    return parser
+
+
+def _resolve(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Fill the defaults that depend on other keys; make folders absolute."""
+    values = {setting.name: setting.parse(setting.default) for setting in SETTINGS} | values
+    values["data_dir"] = base / Path(values["data_dir"]).expanduser()
+    values["map_dir"] = base / Path(values["map_dir"]).expanduser() if values["map_dir"] else values["data_dir"] / "site"
+    values["post_stream"] = values["post_stream"] or values["source_stream"]
+    values["public_url"] = values["public_url"] or f"http://{values['web_host']}:{values['web_port']}"
+    return values
+
+
+def default_settings(base: str | Path = ".", **overrides: Any) -> Settings:
+    """Settings without a file (the CLI and tests): the table's defaults plus overrides."""
+    values = _resolve(dict(overrides), Path(base).resolve())
+    return Settings(**values, sources=_main_source(Path("<defaults>"), values))
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate ``[batchviz]`` (and the sources) of a zuliprc."""
+    path = Path(path)
+    parser = _read(path)
+    raw = dict(parser[SECTION]) if parser.has_section(SECTION) else {}
+    table = {setting.name: setting.parse for setting in SETTINGS}
+    values = _resolve(_parse_section(path, SECTION, raw, table), path.resolve().parent)
+    api = dict(parser["api"]) if parser.has_section("api") else {}
+    return Settings(
+        **values,
+        sources=_sources(path, parser, values),
+        path=path,
+        api_email=api.get("email", "").strip(),
+        api_site=api.get("site", "").strip(),
+        api_key=api.get("key", "").strip(),
+    )
+

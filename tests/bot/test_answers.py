@@ -1,0 +1,179 @@
+"""Answers as conversations on a real Store holding a real map (HashingEmbedder)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.answers import Answerer, Asker, md
+from bot.commands import COMMANDS, parse
+from bot.service import import_documents, rebuild
+from pipeline.documents import Document
+from pipeline.embed import HashingEmbedder
+from pipeline.params import PipelineParams
+from storage import Store
+
+LINK = "https://maps.example/abc"
+WHERE = "#**welcome>introductions**"
+
+
+@pytest.fixture
+def answerer(demo_store):
+    return Answerer(demo_store, "demo", links=lambda: LINK, join_where=WHERE,
+                    refresh=lambda asker: f"rebuilt for {asker.name}", status_extra=lambda: "Next post: Monday.")
+
+
+@pytest.fixture
+def result(demo_store):
+    return demo_store.latest_snapshot("demo")
+
+
+def asker_for(result, index: int) -> Asker:
+    person = result.people[index]
+    return Asker(person.person_id, person.name)
+
+
+def say(answerer: Answerer, asker: Asker, text: str) -> str:
+    return answerer.answer(parse(text), asker)
+
+
+def listed_names(reply: str) -> list[str]:
+    return re.findall(r"^\d+\. \*\*(.+?)\*\*", reply, flags=re.MULTILINE)
+
+
+def test_every_command_has_an_answer():
+    """Dispatch is by name: each command of the table has an answer_<name> method."""
+    for command in COMMANDS:
+        assert callable(getattr(Answerer, f"answer_{command.name}"))
+
+
+def test_near_me_lists_the_stored_neighbours(answerer, result):
+    """`near me` names the k nearest people, best first, with similarity and shared words."""
+    reply = say(answerer, asker_for(result, 0), "who's near me?")
+    expected = [result.people[n.index].name for n in result.neighbours[0]]
+    assert listed_names(reply) == [md(name) for name in expected]
+    assert "% similar" in reply and result.people[0].name not in listed_names(reply)
+
+
+def test_near_me_with_more_than_stored(answerer, result):
+    """Asking for more neighbours than the snapshot keeps computes them, most similar first."""
+    reply = say(answerer, asker_for(result, 0), "near me 9")
+    percents = [int(p) for p in re.findall(r"(\d+)% similar", reply)]
+    assert len(listed_names(reply)) == 9 and percents == sorted(percents, reverse=True)
+
+
+def test_near_someone_by_mention_case_and_prefix(answerer, result):
+    """A person is found by exact name, any case, or a unique prefix; all give the same reply."""
+    name = result.people[5].name
+    prefix = next(name[:n] for n in range(1, len(name) + 1)
+                  if sum(p.name.startswith(name[:n]) for p in result.people) == 1)
+    me = asker_for(result, 0)
+    replies = {say(answerer, me, text) for text in (f"near @**{name}**", f"near {name.upper()}", f"near {prefix}")}
+    assert len(replies) == 1
+    assert listed_names(replies.pop()) == [md(result.people[n.index].name) for n in result.neighbours[5]]
+
+
+def test_ambiguous_and_unknown_names(answerer, result):
+    """An ambiguous prefix lists the candidates; an unknown name says so."""
+    first_letters = [p.name[0] for p in result.people]
+    letter = max(set(first_letters), key=first_letters.count)
+    reply = say(answerer, asker_for(result, 0), f"near {letter}")
+    assert "could be several people" in reply
+    assert reply.count("**") >= 6  # the name asked for and at least two candidates
+    assert "couldn't find anyone called **Nobody Atall**" in say(answerer, asker_for(result, 0), "near Nobody Atall")
+
+
+@pytest.mark.parametrize("text, number", [("cluster -1", "-1"), ("cluster 0", "0"),
+                                          (f"show cluster {10**20}", str(10**20))])
+def test_missing_cluster_numbers(answerer, result, text, number):
+    """Numbers that are no cluster get the range of the real ones."""
+    last = max(result.clusters)
+    assert say(answerer, asker_for(result, 0), text) == f"There is no cluster {number}; there are clusters 1–{last}."
+
+
+def test_cluster_number_that_is_not_a_number(answerer, result):
+    """`cluster 3abc` explains the expected form instead of guessing."""
+    assert "not a cluster number" in say(answerer, asker_for(result, 0), "cluster 3abc")
+
+
+def test_show_cluster(answerer, result):
+    """A cluster's reply has its keywords, every member and the map link."""
+    cluster = result.clusters[1]
+    reply = say(answerer, asker_for(result, 0), "show cluster #1")
+    assert ", ".join(md(w) for w in cluster.keywords) in reply and LINK in reply
+    for index in cluster.members:
+        assert f"**{md(result.people[index].name)}**" in reply
+
+
+def test_clusters_one_line_each(answerer, result):
+    """`clusters` has a line per cluster with its number and size."""
+    reply = say(answerer, asker_for(result, 0), "clusters")
+    for number, cluster in result.clusters.items():
+        assert f"* **{number}** ({len(cluster.members)}):" in reply
+
+
+def test_map_status_refresh(answerer, result):
+    """`map` gives the link and counts; `status` the model and the runner's extra; `refresh` delegates."""
+    me = asker_for(result, 0)
+    assert LINK in say(answerer, me, "map") and f"{len(result)} people" in say(answerer, me, "map")
+    status = say(answerer, me, "status")
+    assert result.model in status and "Next post: Monday." in status
+    assert say(answerer, me, "refresh") == f"rebuilt for {me.name}"
+
+
+def test_opt_out_then_never_named(answerer, result, demo_store):
+    """After `opt out` the person's messages are gone and no reply names them."""
+    leaver_index = result.neighbours[0][0].index
+    leaver = asker_for(result, leaver_index)
+    before = demo_store.message_count("demo")
+    reply = say(answerer, leaver, "forget me")
+    assert "deleted the 1 message" in reply and "next map won't include you" in reply
+    assert demo_store.message_count("demo") == before - 1
+    assert leaver.user_id not in {d.person_id for d in demo_store.documents("demo")}
+    assert "couldn't find anyone" in say(answerer, asker_for(result, 0), f"near {leaver.name}")
+    others = [say(answerer, asker_for(result, 0), "near me 20")]
+    others += [say(answerer, asker_for(result, 0), f"show cluster {n}") for n in result.clusters]
+    assert not any(md(leaver.name) in text for text in others)
+    assert "opted out" in say(answerer, leaver, "near me")
+    assert "Welcome back" in say(answerer, leaver, "opt in") and not demo_store.opted_out(leaver.user_id)
+
+
+def test_someone_not_on_the_map_learns_how_to_join(answerer):
+    """A stranger is told where to post an introduction."""
+    reply = say(answerer, Asker("999999", "New Person"), "near me")
+    assert "not on the map" in reply and WHERE in reply
+
+
+def test_no_map_yet(tmp_path):
+    """Before the first build, map questions get a clear reply."""
+    with Store(tmp_path / "db.sqlite3") as store:
+        answerer = Answerer(store, "main", join_where=WHERE)
+        for text in ("near me", "clusters", "map", "show cluster 1", "near Ada"):
+            assert "There is no map yet" in say(answerer, Asker("1", "Ada"), text)
+
+
+def test_unknown_text_gets_short_help(answerer, result):
+    """Unrecognised text gets a short help, never silence."""
+    assert "`help`" in say(answerer, asker_for(result, 0), "tell me a joke")
+
+
+def test_storage_errors_become_one_friendly_line(tmp_path):
+    """A failing store gives one friendly line, not a trace."""
+    store = Store(tmp_path / "db.sqlite3")
+    store.close()
+    reply = Answerer(store, "main").answer(parse("near me"), Asker("1", "Ada"))
+    assert reply.startswith("Sorry") and "\n" not in reply and "Traceback" not in reply
+
+
+def test_hostile_names_cannot_inject_markdown(tmp_path):
+    """Names with mentions, links and emphasis are escaped in replies."""
+    evil = "@**all** [click](https://evil.example) _x_"
+    docs = [Document(str(i), name, f"I like rust and climbing and {word}")
+            for i, (name, word) in enumerate([("Ada", "tea"), (evil, "tea"), ("Bob", "chess"), ("Cy", "go")])]
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "t", docs)
+        rebuild(store, "t", PipelineParams(), HashingEmbedder())
+        reply = say(Answerer(store, "t"), Asker("0", "Ada"), "near me 3")
+    assert "@**all**" not in reply and "](https" not in reply and " _x_" not in reply
+    assert md(evil) in reply

@@ -1,0 +1,99 @@
+"""The command table: forgiving parsing, bounded input, help generated from the table."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from bot.commands import COMMANDS, MAX_K, ParsedCommand, help_text, normalize, parse
+
+FORGIVING = [
+    ("help", "help", {}),
+    ("  HELP!! ", "help", {}),
+    ("", "help", {}),
+    ("who's near me", "near_me", {"k": None}),
+    ("Who is near me?", "near_me", {"k": None}),
+    ("whos near me", "near_me", {"k": None}),
+    ("who\u2019s   NEAR me", "near_me", {"k": None}),
+    ("@**batchviz** near me 3", "near_me", {"k": 3}),
+    ("near me @**batchviz**", "near_me", {"k": None}),
+    ("@_**batchviz|42** near me 0", "near_me", {"k": 1}),
+    ("near me 999", "near_me", {"k": MAX_K}),
+    ("near @**Ada Lovelace**", "near", {"name": "Ada Lovelace", "user_id": None, "k": None}),
+    ("near @**Ada Lovelace|17** 4", "near", {"name": "Ada Lovelace", "user_id": "17", "k": 4}),
+    ("who is near Ada Lovelace 2?", "near", {"name": "Ada Lovelace", "user_id": None, "k": 2}),
+    ("close to @ada", "near", {"name": "ada", "user_id": None, "k": None}),
+    ("show cluster 3", "cluster", {"number": 3}),
+    ("cluster #3", "cluster", {"number": 3}),
+    ("Show me group 12.", "cluster", {"number": 12}),
+    ("cluster -1", "cluster", {"number": -1}),
+    ("cluster 0", "cluster", {"number": 0}),
+    (f"cluster {10**20}", "cluster", {"number": 10**20}),
+    ("clusters", "clusters", {}),
+    ("list all the groups", "clusters", {}),
+    ("map", "map", {}),
+    ("show me the map", "map", {}),
+    ("Refresh!", "refresh", {}),
+    ("status", "status", {}),
+    ("forget me", "opt_out", {}),
+    ("Opt-out", "opt_out", {}),
+    ("opt in", "opt_in", {}),
+]
+
+
+@pytest.mark.parametrize("text, name, args", FORGIVING)
+def test_forgiving_inputs(text, name, args):
+    """Case, punctuation, apostrophes, bot mentions and spacing don't matter."""
+    assert parse(text) == ParsedCommand(name, args)
+
+
+@pytest.mark.parametrize("text, command, fragment", [
+    ("cluster 3abc", "cluster", "`3abc` is not a cluster number"),
+    ("show cluster", "cluster", "Which cluster"),
+    ("near me lots", "near_me", "number of people"),
+])
+def test_bad_arguments_explain_themselves(text, command, fragment):
+    """A known command with unusable arguments carries an explanation, not a guess."""
+    parsed = parse(text)
+    assert parsed.name == command and fragment in parsed.error
+
+
+def test_unknown_text():
+    """Anything else is `unknown`, with the (bounded) text kept for the reply."""
+    parsed = parse("what's the weather like")
+    assert parsed.name == "unknown" and parsed.args["text"] == "what's the weather like"
+
+
+def test_other_mentions_stay():
+    """Only the bot's own mention is removed; the bot's display name can be configured."""
+    assert parse("@**Map Bot** near @**Bob**", bot_names=("Map Bot",)).args["name"] == "Bob"
+    assert parse("@**Map Bot** clusters", bot_names=("batchviz",)).name == "unknown"
+
+
+def test_huge_input_is_cut_before_matching():
+    """A 10,000-word message is bounded before any regex sees it."""
+    text = "near me " + "word " * 10_000
+    assert len(normalize(text)) <= 1000
+    assert parse(text).name == "near_me"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=20_000))
+def test_parse_never_raises(text):
+    """Arbitrary text parses to a known command or `unknown`, never an exception."""
+    parsed = parse(text)
+    assert parsed.name in {c.name for c in COMMANDS} | {"unknown"}
+
+
+def test_help_lists_every_command():
+    """The help text is generated from the table: every usage and description appears."""
+    text = help_text()
+    for command in COMMANDS:
+        assert f"`{command.usage}`" in text and command.description in text
+
+
+def test_every_pattern_is_reachable():
+    """Each command's usage example parses to that command (the table has no dead rows)."""
+    for command in COMMANDS:
+        usage = command.usage.split(" / ")[0].replace("[k]", "").replace("N", "2")
+        assert parse(usage).name == command.name, usage

@@ -1,0 +1,77 @@
+"""Rebuilds and what changed between two maps (used by refresh replies and weekly posts)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+
+from bot.service import NamePolicy, describe_changes, rebuild
+from pipeline.documents import Document
+from pipeline.embed import HashingEmbedder
+from pipeline.params import PipelineParams
+from pipeline.result import NOISE, Cluster, MapResult
+from storage import Store
+
+
+def make_map(groups: dict[int, list[str]], noise: tuple[str, ...] = ()) -> MapResult:
+    """A map whose clusters hold the given person ids (no pipeline needed)."""
+    ids = [pid for members in groups.values() for pid in members] + list(noise)
+    labels = np.array([n for n, members in groups.items() for _ in members] + [NOISE] * len(noise))
+    clusters = {n: Cluster(n, [ids.index(p) for p in members], [f"kw{n}"]) for n, members in groups.items()}
+    n = len(ids)
+    return MapResult([Document(p, p.upper(), p) for p in ids], np.eye(n, dtype=np.float32),
+                     np.zeros((n, 2)), labels, clusters, [[] for _ in ids], "m", {},
+                     datetime.now(timezone.utc))
+
+
+def test_first_map():
+    """Without a previous map the summary says it is the first."""
+    assert describe_changes(None, make_map({1: ["a", "b"]})) == ["First map: 2 people in 1 clusters."]
+
+
+def test_no_changes():
+    """The same membership gives one 'no changes' line."""
+    old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"]})
+    assert describe_changes(old, old) == ["No changes since the previous map."]
+
+
+def test_new_people_and_new_cluster():
+    """New people are named; a cluster of only new people is new."""
+    old = make_map({1: ["a", "b", "c"]})
+    new = make_map({1: ["a", "b", "c"], 2: ["x", "y", "z"]})
+    assert describe_changes(old, new) == ["New on the map (3): X, Y, Z", "New cluster 2: kw2"]
+
+
+def test_merge_and_split():
+    """Two old clusters sharing one new cluster merged; one old cluster in two new ones split."""
+    old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"], 3: ["g", "h", "i", "j", "k", "l"]})
+    new = make_map({1: ["a", "b", "c", "d", "e", "f"], 3: ["g", "h", "i"], 4: ["j", "k", "l"]})
+    lines = describe_changes(old, new)
+    assert "Clusters 1 and 2 merged into cluster 1: kw1" in lines
+    assert "Cluster 3 split into clusters 3 and 4" in lines
+    assert not any(line.startswith("New cluster") for line in lines)
+
+
+def test_dissolved_and_left():
+    """A cluster whose people all went is dissolved, and leavers are counted."""
+    old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"]})
+    new = make_map({1: ["a", "b", "c"]}, noise=("d",))
+    assert describe_changes(old, new) == ["2 people left the map.", "Cluster 2 (kw2) dissolved"]
+
+
+def test_rebuild_empty_source(tmp_path):
+    """A source with nobody yet gives a map with a notice and no files, without crashing."""
+    with Store(tmp_path / "db.sqlite3") as store:
+        built = rebuild(store, "main", PipelineParams(), HashingEmbedder(), outputs=tmp_path / "maps")
+    assert len(built.result) == 0 and built.result.notice and built.html_path is None
+
+
+def test_rebuild_writes_files_named_by_snapshot(demo_store, tmp_path):
+    """A rebuild saves a new snapshot and writes <id>.html/.png with pseudonyms when asked."""
+    names = NamePolicy(pseudonymize=True, keep=(), seed=1)
+    built = rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder(), outputs=tmp_path, names=names)
+    assert built.html_path == tmp_path / f"{built.snapshot_id}.html" and built.png_path.exists()
+    page = built.html_path.read_text(encoding="utf-8")
+    assert built.result.people[0].name not in page
+    assert built.changes == ["No changes since the previous map."]
