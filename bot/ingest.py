@@ -1,0 +1,149 @@
+"""Zulip messages and events → storage calls, idempotent by message id.
+
+Every entry point returns whether stored, map-relevant content changed, so the runner
+knows when to ask for a (debounced) rebuild. Messages are fetched with
+`apply_markdown=false`: the raw Markdown is kept and its cleaned text embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator
+
+from bot.directory import Directory
+from bot.zulip_io import ZulipIO, message_is_stream
+from pipeline.markdown import clean_markdown
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # the most GET /messages returns after the anchor
+
+
+def _narrow(stream: str, topic: str | None = None) -> list[dict]:
+    narrow = [{"operator": "stream", "operand": stream}]
+    if topic:
+        narrow.append({"operator": "topic", "operand": topic})
+    return narrow
+
+
+def _topic(message: dict) -> str:
+    return message.get("subject", message.get("topic", ""))
+
+
+class Ingestor:
+    """Keeps the store in step with the configured source topics."""
+
+    def __init__(self, store, sources, io: ZulipIO, directory: Directory, own_user_id: int):
+        self.store = store
+        self.sources = list(sources)
+        self.io = io
+        self.directory = directory
+        self.own_user_id = own_user_id
+
+    def source_for(self, stream: str, topic: str):
+        return next((s for s in self.sources if s.matches(stream, topic)), None)
+
+    # -- backfill
+
+    def backfill(self, source) -> bool:
+        """Fetch every message of the source newer than the last one stored."""
+        last = self.store.last_message_id(source.name)
+        pages = self._pages(_narrow(source.stream, source.topic), last)
+        changed = self._ingest_all(m for page in pages for m in page)
+        log.info("Backfilled source %s after message %s", source.name, last)
+        return changed
+
+    def _pages(self, narrow: list[dict], after: int | None) -> Iterator[list[dict]]:
+        """Pages of messages in the narrow, oldest first, strictly after `after` (None: all)."""
+        anchor, include = (after, False) if after is not None else ("oldest", True)
+        while True:
+            answer = self.io.call("get_messages", {
+                "anchor": anchor, "include_anchor": include, "num_before": 0,
+                "num_after": PAGE_SIZE, "narrow": narrow, "apply_markdown": False,
+            })
+            messages = answer["messages"]
+            yield messages
+            if answer.get("found_newest") or not messages:
+                return
+            anchor, include = messages[-1]["id"], False
+
+    def _ingest_all(self, messages: Iterable[dict]) -> bool:
+        changed = False
+        for message in messages:
+            changed = self.ingest_message(message) or changed
+        return changed
+
+    # -- single messages
+
+    def ingest_message(self, message: dict) -> bool:
+        """Store one message if it belongs to a source and a person; True if content changed."""
+        if not message_is_stream(message):
+            return False
+        stream, topic = message.get("display_recipient", ""), _topic(message)
+        source = self.source_for(stream, topic)
+        if source is None or not self._from_a_person(message):
+            return False
+        user_id = str(message["sender_id"])
+        if self.store.opted_out(user_id):
+            return False
+        self.store.upsert_person(user_id, message.get("sender_full_name", ""),
+                                 message.get("sender_email", ""))
+        raw = message.get("content", "")
+        return bool(self.store.upsert_message(
+            source.name, int(message["id"]), user_id, raw, clean_markdown(raw),
+            int(message.get("timestamp", 0)), stream, topic,
+        ))
+
+    def _from_a_person(self, message: dict) -> bool:
+        sender = int(message["sender_id"])
+        return sender != self.own_user_id and not self.directory.is_bot(sender)
+
+    # -- events
+
+    def handle_event(self, event: dict) -> bool:
+        """Apply one event from the queue; True if map-relevant content changed."""
+        kind = event.get("type")
+        if kind == "message":
+            return self.ingest_message(event["message"])
+        if kind == "update_message":
+            return self._update(event)
+        if kind == "delete_message":
+            ids = event.get("message_ids") or [event["message_id"]]
+            return any([bool(self.store.delete_message(int(i))) for i in ids])
+        return False
+
+    def _update(self, event: dict) -> bool:
+        if event.get("rendering_only"):
+            return False
+        changed = False
+        if "new_stream_id" in event or "subject" in event:
+            changed = self._move(event)
+        if "content" in event and "stream_id" in event:  # direct-message edits never matter
+            changed = self._refetch(int(event["message_id"])) or changed
+        return changed
+
+    def _move(self, event: dict) -> bool:
+        """Messages moved to another topic or stream: into a source, out of one, or between."""
+        ids = sorted(int(i) for i in event.get("message_ids", [event["message_id"]]))
+        stream_id = event.get("new_stream_id", event.get("stream_id"))
+        stream = self.directory.stream_name(int(stream_id)) if stream_id is not None else None
+        topic = event.get("subject", event.get("orig_subject", ""))
+        source = self.source_for(stream, topic) if stream else None
+        if source is None:
+            return any([bool(self.store.move_message(i, None)) for i in ids])
+        wanted = set(ids)
+        pages = self._pages(_narrow(stream, topic), ids[0] - 1)
+        return self._ingest_all(m for page in self._until(pages, ids[-1]) for m in page
+                                if m["id"] in wanted)
+
+    @staticmethod
+    def _until(pages: Iterator[list[dict]], last_id: int) -> Iterator[list[dict]]:
+        for page in pages:
+            yield page
+            if page and page[-1]["id"] >= last_id:
+                return
+
+    def _refetch(self, message_id: int) -> bool:
+        """Re-read one edited message in full (the event lacks sender and place)."""
+        answer = self.io.call_endpoint(f"messages/{message_id}", "GET", {"apply_markdown": False})
+        return self.ingest_message(answer["message"])

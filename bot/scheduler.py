@@ -1,0 +1,116 @@
+"""The bot's schedules: nightly refresh, weekly post, debounced refresh after new posts.
+
+APScheduler 3.x fires the jobs while the bot runs. Its memory job store forgets
+everything on restart, so when each schedule last ran is kept in the store, and
+`run_due(now)` — called once at start, and by tests with a controlled clock — runs any
+schedule whose cron time passed since then (once, however many times it was missed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+log = logging.getLogger(__name__)
+
+LAST_RUN_KEY = "schedule.{name}.last_run"
+DEBOUNCE_ID = "debounced-refresh"
+JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
+
+
+class Scheduler:
+    """Named cron jobs plus one debounced job; each run is recorded in the store."""
+
+    def __init__(self, settings, store, refresh: Callable[[], None], post: Callable[[], None],
+                 clock: Callable[[], datetime] | None = None):
+        self.tz = ZoneInfo(settings.timezone)
+        self.store = store
+        self.clock = clock or (lambda: datetime.now(self.tz))
+        self.debounce_delay = timedelta(minutes=settings.debounce_minutes)
+        self.triggers = {
+            "refresh": CronTrigger.from_crontab(settings.refresh_cron, timezone=self.tz),
+            "weekly-post": CronTrigger.from_crontab(settings.post_cron, timezone=self.tz),
+        }
+        self.actions = {"refresh": refresh, "weekly-post": post, DEBOUNCE_ID: refresh}
+        self.debounce_at: datetime | None = None
+        self._background: BackgroundScheduler | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Start firing jobs in the background; catch up on missed ones right away."""
+        background = BackgroundScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
+        for name, trigger in self.triggers.items():
+            background.add_job(self.run, trigger, args=[name], id=name, name=name)
+        background.add_job(self.run_due, "date", id="catch-up", name="catch-up")
+        background.start()
+        self._background = background
+        log.info("Scheduler started; next weekly post %s", self.next_run("weekly-post"))
+
+    def shutdown(self) -> None:
+        if self._background is not None:
+            self._background.shutdown(wait=False)
+            self._background = None
+
+    # -- running
+
+    def run(self, name: str, now: datetime | None = None) -> None:
+        """Run one job and record when (`now`, default the clock); a failure is logged."""
+        now = now or self.clock()
+        log.info("Running scheduled job %s", name)
+        try:
+            self.actions[name]()
+        except Exception:
+            log.exception("Scheduled job %s failed", name)
+        finally:
+            if name in self.triggers:
+                self.store.set_state(LAST_RUN_KEY.format(name=name), now.isoformat())
+
+    def run_due(self, now: datetime | None = None) -> list[str]:
+        """Run every job whose time came since it last ran; the names run."""
+        now = now or self.clock()
+        due = [name for name in self.triggers if self._due(name, now)]
+        with self._lock:
+            if self.debounce_at is not None and self.debounce_at <= now:
+                self.debounce_at = None
+                due.append(DEBOUNCE_ID)
+        for name in due:
+            self.run(name, now)
+        return due
+
+    def _due(self, name: str, now: datetime) -> bool:
+        key = LAST_RUN_KEY.format(name=name)
+        last = self.store.get_state(key)
+        if last is None:  # first start ever: nothing was missed
+            self.store.set_state(key, now.isoformat())
+            return False
+        after = datetime.fromisoformat(last) + timedelta(microseconds=1)
+        fire = self.triggers[name].get_next_fire_time(None, after)
+        return fire is not None and fire <= now
+
+    # -- debounce and status
+
+    def debounce(self) -> datetime:
+        """(Re)start the countdown to a refresh after the latest new introduction."""
+        at = self.clock() + self.debounce_delay
+        with self._lock:
+            self.debounce_at = at
+        if self._background is not None:
+            self._background.add_job(self._run_debounced, "date", run_date=at, id=DEBOUNCE_ID,
+                                     name=DEBOUNCE_ID, replace_existing=True)
+        return at
+
+    def _run_debounced(self) -> None:
+        with self._lock:
+            self.debounce_at = None
+        self.run(DEBOUNCE_ID)
+
+    def next_run(self, name: str) -> datetime | None:
+        return self.triggers[name].get_next_fire_time(None, self.clock())

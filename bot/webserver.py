@@ -1,0 +1,152 @@
+"""The map web server and the links to it.
+
+Maps are served at `/map/<source>/<snapshot_id>?exp=<unix>&sig=<hmac>`. A URL path is
+never mapped to the filesystem: the (source, snapshot id) pair is checked against the
+signature and then handed to a `lookup` callable that knows where that build's HTML
+is. Unknown → 404, forged → 403, expired → 410; every answer carries strict headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from bot.signing import Signer, Verdict
+
+log = logging.getLogger(__name__)
+
+Lookup = Callable[[str, int], "Path | None"]  # (source, snapshot id) -> that map's HTML file
+
+_MAP_PATH = re.compile(r"/map/([^/]{1,200})/([0-9]{1,18})")
+# Plotly's self-contained page runs inline scripts; its WebGL traces (3-D maps) need eval.
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+       "img-src data: blob:; font-src data:; worker-src blob:; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+    "X-Frame-Options": "DENY",
+}
+REFUSALS = {
+    Verdict.FORGED: (HTTPStatus.FORBIDDEN, "This map link is not valid."),
+    Verdict.EXPIRED: (HTTPStatus.GONE, "This map link has expired. Ask the bot for a fresh one: `map`."),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "MapServer"
+    server_version = "batchviz"
+    sys_version = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        status, body, kind = self.server.answer(self.path)
+        self.send_response(status)
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        # The query string is a capability: log the path only.
+        log.debug("map server: %s %s", self.command, urlsplit(self.path).path)
+
+
+class MapServer(ThreadingHTTPServer):
+    """A small threaded HTTP server for signed map links (port 0 picks a free port)."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, signer: Signer, lookup: Lookup):
+        super().__init__((host, port), _Handler)
+        self.signer = signer
+        self.lookup = lookup
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "MapServer":
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="map-server", daemon=True)
+        self._thread.start()
+        log.info("Map server listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def answer(self, raw_path: str) -> tuple[int, bytes, str]:
+        """(status, body, content type) for a request path; the one routing decision."""
+        parts = urlsplit(raw_path)
+        match = _MAP_PATH.fullmatch(parts.path)
+        query = parse_qs(parts.query)
+        if not match or len(query.get("exp", [])) != 1 or len(query.get("sig", [])) != 1:
+            return _plain(HTTPStatus.NOT_FOUND, "Not found.")
+        source, snapshot_id = unquote(match.group(1)), int(match.group(2))
+        try:
+            expires = int(query["exp"][0])
+        except ValueError:
+            return _plain(HTTPStatus.FORBIDDEN, REFUSALS[Verdict.FORGED][1])
+        verdict = self.signer.check(source, snapshot_id, expires, query["sig"][0])
+        if verdict in REFUSALS:
+            return _plain(*REFUSALS[verdict])
+        path = self.lookup(source, snapshot_id)
+        if path is None or not Path(path).is_file():
+            return _plain(HTTPStatus.NOT_FOUND, "This map is no longer kept. Ask the bot: `map`.")
+        return HTTPStatus.OK, Path(path).read_bytes(), "text/html; charset=utf-8"
+
+
+def _plain(status: int, message: str) -> tuple[int, bytes, str]:
+    return status, (message + "\n").encode(), "text/plain; charset=utf-8"
+
+
+class MapLinks:
+    """Mints the link people get for a map, according to `web_mode`.
+
+    serve: a signed, expiring URL on the bot's server; dir: the HTML copied into
+    `map_dir`, linked under `public_url` (or as a file path); off: no link (None).
+    """
+
+    def __init__(self, mode: str, signer: Signer | None, lookup: Lookup, ttl_hours: float,
+                 public_url: str = "", map_dir: Path | None = None):
+        self.mode = mode
+        self.signer = signer
+        self.lookup = lookup
+        self.ttl_seconds = ttl_hours * 3600
+        self.public_url = public_url.rstrip("/")
+        self.map_dir = map_dir
+
+    def mint_url(self, source: str, snapshot_id: int) -> str | None:
+        if self.mode == "serve" and self.signer is not None:
+            expires, signature = self.signer.sign(source, snapshot_id, self.ttl_seconds)
+            return (f"{self.public_url}/map/{quote(source, safe='')}/{int(snapshot_id)}"
+                    f"?exp={expires}&sig={signature}")
+        if self.mode == "dir" and self.map_dir is not None:
+            return self._publish(source, snapshot_id)
+        return None
+
+    def _publish(self, source: str, snapshot_id: int) -> str | None:
+        html = self.lookup(source, snapshot_id)
+        if html is None:
+            return None
+        name = f"{quote(source, safe='')}-{int(snapshot_id)}.html"
+        self.map_dir.mkdir(parents=True, exist_ok=True)
+        target = self.map_dir / name
+        if not target.exists():
+            shutil.copyfile(html, target)
+        return f"{self.public_url}/{name}" if self.public_url else str(target)

@@ -1,0 +1,242 @@
+"""The Zulip client wrapper: connect, retry 5xx and dropped connections, honour 429.
+
+`zulip` 0.9.1 retries 5xx itself with a fixed one-second sleep and knows nothing of
+HTTP 429, so the client is built with `retry_on_errors=False` and every call goes
+through `ZulipIO._with_retries`, the one place that decides whether and how long to
+wait: `retry-after` for a rate limit (capped), capped exponential backoff with jitter
+for server errors and broken connections. The API key never reaches a log record.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import requests
+import zulip
+
+log = logging.getLogger(__name__)
+
+DIRECT_FEATURE_LEVEL = 174  # Zulip 7.0: message type "direct" (was "private")
+CHANNEL_FEATURE_LEVEL = 250  # Zulip 9.0: message type "channel" (was "stream")
+STREAM_TYPES = frozenset({"stream", "channel"})
+DIRECT_TYPES = frozenset({"private", "direct"})
+
+
+class ZulipError(Exception):
+    """Zulip answered a request with an error result."""
+
+    def __init__(self, what: str, code: str, msg: str):
+        super().__init__(f"{what}: {code}: {msg}")
+        self.code = code
+        self.msg = msg
+
+
+class ZulipUnavailable(ZulipError):
+    """Zulip could not be reached (or kept failing) after every retry."""
+
+
+@dataclass
+class RetryPolicy:
+    """How long to wait between attempts; `sleep` is injectable for tests."""
+
+    base: float = 1.0
+    ceiling: float = 60.0
+    max_attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential delay for the given (1-based) retry, capped, with jitter."""
+        full = min(self.ceiling, self.base * 2 ** (attempt - 1))
+        return full * self.rng.uniform(0.5, 1.0)
+
+    def rate_limit(self, retry_after: float | None, attempt: int) -> float:
+        """The server's own delay when it gave one, else the backoff; capped."""
+        if retry_after is None:
+            return self.backoff(attempt)
+        return min(self.ceiling, max(0.0, retry_after))
+
+
+# ---- secrets never logged ----------------------------------------------------------
+
+
+class _Redactor:
+    """Scrubs secrets from every log record at creation, wherever it is handled.
+
+    A `logging.Filter` on the root logger does not see records propagated from child
+    loggers, so the redaction hooks the record factory instead, which every record
+    (including pytest's caplog) passes through.
+    """
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+        self._previous = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(self._make_record)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _make_record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._previous(*args, **kwargs)
+        if self.secrets:
+            try:
+                record.msg, record.args = self.scrub(record.getMessage()), None
+            except Exception:  # a malformed call: logging reports it; still scrub the template
+                record.msg = self.scrub(str(record.msg))
+            if record.exc_info:
+                record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+        return record
+
+
+_redactor: _Redactor | None = None
+_redactor_lock = threading.Lock()
+
+
+def redact_in_logs(*secrets: str) -> None:
+    """Never let these strings appear in any log record from now on."""
+    global _redactor
+    with _redactor_lock:
+        if _redactor is None:
+            _redactor = _Redactor()
+        _redactor.secrets.update(s for s in secrets if s and len(s) >= 4)
+
+
+def _read_credentials(config_file: str) -> tuple[str, str]:
+    parser = configparser.ConfigParser()
+    parser.read(config_file)
+    return parser.get("api", "email", fallback=""), parser.get("api", "key", fallback="")
+
+
+# ---- the client ----------------------------------------------------------------------
+
+
+class ZulipIO:
+    """A `zulip.Client` whose every call retries the way a long-running bot needs."""
+
+    def __init__(self, config_file: str, policy: RetryPolicy | None = None):
+        self.config_file = str(config_file)
+        self.policy = policy or RetryPolicy()
+        email, key = _read_credentials(self.config_file)
+        token = base64.b64encode(f"{email}:{key}".encode()).decode() if key else ""
+        redact_in_logs(key, token)
+        self._last = threading.local()
+        self.client = self._with_retries("connect", self._connect, check=False)
+        self.feature_level: int = self.client.feature_level
+        self.email: str = self.client.email
+
+    # -- message-type vocabulary by feature level
+
+    @property
+    def direct_type(self) -> str:
+        return "direct" if self.feature_level >= DIRECT_FEATURE_LEVEL else "private"
+
+    @property
+    def stream_type(self) -> str:
+        return "channel" if self.feature_level >= CHANNEL_FEATURE_LEVEL else "stream"
+
+    # -- calls
+
+    def call(self, method_name: str, *args: Any, **kwargs: Any) -> dict:
+        """Call a `zulip.Client` method by name, with retries; raise on an error result."""
+        method = getattr(self.client, method_name)
+        return self._with_retries(method_name, lambda: method(*args, **kwargs))
+
+    def call_endpoint(self, url: str, method: str = "POST", request: dict | None = None,
+                      **kwargs: Any) -> dict:
+        """Call an endpoint by URL, with retries; raise on an error result."""
+        what = f"{method} /{url}"
+        return self._with_retries(
+            what, lambda: self.client.call_endpoint(url=url, method=method, request=request, **kwargs)
+        )
+
+    def send_stream(self, stream: str, topic: str, content: str) -> dict:
+        request = {"type": self.stream_type, "to": stream, "topic": topic, "content": content}
+        return self.call("send_message", request)
+
+    def send_direct(self, user_ids: list[int], content: str) -> dict:
+        return self.call("send_message", {"type": self.direct_type, "to": user_ids, "content": content})
+
+    def upload(self, path: str) -> str:
+        """Upload a file; return its `/user_uploads/...` path."""
+        with open(path, "rb") as handle:
+            result = self._with_retries("upload", lambda: self._upload_once(handle))
+        return result.get("url") or result["uri"]
+
+    def _upload_once(self, handle: Any) -> dict:
+        handle.seek(0)
+        return self.client.upload_file(handle)
+
+    # -- retry machinery
+
+    def _connect(self) -> zulip.Client:
+        client = zulip.Client(config_file=self.config_file, retry_on_errors=False,
+                              client="batchviz")
+        client.ensure_session()
+        client.session.hooks["response"].append(self._remember)
+        return client
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last.status = response.status_code
+        self._last.retry_after = response.headers.get("Retry-After")
+
+    def _with_retries(self, what: str, attempt_once: Callable[[], Any], check: bool = True) -> Any:
+        attempt = 0
+        while True:
+            self._last.status, self._last.retry_after = 0, None
+            failure, delay_hint = self._try(attempt_once)
+            if failure is None:
+                return self._checked(what, delay_hint) if check else delay_hint
+            attempt += 1
+            if attempt >= self.policy.max_attempts:
+                raise ZulipUnavailable(what, "UNAVAILABLE", f"gave up after {attempt} attempts ({failure})")
+            delay = (self.policy.rate_limit(delay_hint, attempt) if failure == "rate limited"
+                     else self.policy.backoff(attempt))
+            log.warning("Zulip %s failed (%s); retry %d in %.1f s", what, failure, attempt, delay)
+            self.policy.sleep(delay)
+
+    def _try(self, attempt_once: Callable[[], Any]) -> tuple[str | None, Any]:
+        """Run once: (None, result) on an answer worth returning, else (why, retry-after)."""
+        try:
+            result = attempt_once()
+        except (requests.ConnectionError, requests.Timeout, zulip.UnrecoverableNetworkError) as exc:
+            return f"connection: {type(exc).__name__}", None
+        except AssertionError:  # zulip.Client() asserts on a failed GET /server_settings
+            return f"server settings unavailable (HTTP {self._last.status})", None
+        status = getattr(self._last, "status", 0) or 0
+        body = result if isinstance(result, dict) else {}
+        if status == 429 or body.get("code") == "RATE_LIMIT_HIT":
+            return "rate limited", _seconds(body.get("retry-after", self._last.retry_after))
+        if status >= 500 or (body.get("result") == "http-error" and body.get("status_code", 0) >= 500):
+            return f"HTTP {status or body.get('status_code')}", None
+        return None, result
+
+    @staticmethod
+    def _checked(what: str, result: Any) -> Any:
+        if isinstance(result, dict) and result.get("result") != "success":
+            raise ZulipError(what, str(result.get("code", result.get("result"))), str(result.get("msg", "")))
+        return result
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def message_is_stream(message: dict) -> bool:
+    """Whether a message (or event) is a stream/channel message, on any server version."""
+    return message.get("type") in STREAM_TYPES
+
+
+def message_is_direct(message: dict) -> bool:
+    return message.get("type") in DIRECT_TYPES

@@ -1,0 +1,273 @@
+"""The running bot against the test server: events, queue expiry, faults, commands, posts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+
+from bot.refresh import Refresher
+from bot.settings import Source
+from storage import Store
+
+MONDAY_9 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
+INTROS = {
+    "alice": "I love sailing, knots and boats on the sea.",
+    "bob": "Baking sourdough bread and pastry is my weekend.",
+    "carol": "Sailing the coast in small boats, and knots.",
+    "dave": "Bread, pastry, sourdough: I bake every day.",
+}
+
+
+def replies_to(realm, person) -> list[str]:
+    """What the bot sent that `person` can read, oldest first."""
+    return [m.content for m in realm.server.messages_sent_by(realm.bot)
+            if person.user_id in m.recipients or m.type == "stream"]
+
+
+def stream_posts(realm, stream: str, topic: str) -> list[str]:
+    stream_id = realm.server.realm.stream(stream).stream_id
+    return [m.content for m in realm.server.messages_sent_by(realm.bot)
+            if m.type == "stream" and m.stream_id == stream_id and m.topic == topic]
+
+
+def post_intros(realm) -> None:
+    server = realm.server
+    carol, dave = server.add_user("Carol Cook"), server.add_user("Dave Diver")
+    for person in (carol, dave):
+        server.subscribe(person, realm.welcome)
+    people = {"alice": realm.alice, "bob": realm.bob, "carol": carol, "dave": dave}
+    for key, text in INTROS.items():
+        server.send_stream_message(people[key], realm.welcome, realm.topic, text)
+
+
+def test_live_messages_edits_and_deletions_reach_the_store(realm, start_bot, wait_for):
+    """A posted, edited and deleted introduction is followed in the store."""
+    bot, server = start_bot(), realm.server
+    wait_for(lambda: server.count("POST /register") == 1, what="registration")
+    message_id = server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I juggle")
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the new introduction")
+    server.edit_message(message_id, content="I juggle and unicycle")
+    wait_for(lambda: "unicycle" in bot.store.documents("main")[0].raw, what="the edit")
+    server.delete_message(message_id)
+    wait_for(lambda: bot.store.message_count("main") == 0, what="the deletion")
+    assert bot.scheduler.debounce_at is not None
+
+
+def test_queue_expiry_loses_and_doubles_nothing(realm, start_bot, wait_for):
+    """Messages sent while the queue was gone are backfilled; a command is answered once."""
+    bot, server = start_bot(), realm.server
+    server.send_dm(realm.alice, realm.bot, "help")
+    wait_for(lambda: replies_to(realm, realm.alice), what="the first reply")
+    server.send_stream_message(realm.alice, realm.welcome, realm.topic, "before the gap")
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the first introduction")
+    server.drop_next(1, path_prefix="/register", after=0.3)  # re-registration is slow
+    server.expire_queues()
+    for person in (realm.bob, realm.alice):
+        server.send_stream_message(person, realm.welcome, realm.topic, f"in the gap: {person.full_name}")
+    wait_for(lambda: bot.store.message_count("main") == 3, what="the backfill")
+    server.send_stream_message(realm.bob, realm.welcome, realm.topic, "after the gap")
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the live message after")
+    assert server.count("POST /register") >= 2
+    assert len(replies_to(realm, realm.alice)) == 1
+
+
+def test_event_errors_are_retried(realm, start_bot, wait_for, sleeps):
+    """A 429 and 5xx answers on GET /events are waited out and events keep flowing."""
+    bot, server = start_bot(), realm.server
+    wait_for(lambda: server.count("POST /register") == 1, what="registration")
+    server.rate_limit_next(1, retry_after=3, path_prefix="/events")
+    server.fail_next(2, status=502, path_prefix="/events")
+    wait_for(lambda: len(sleeps.asked) == 3, what="three retries")
+    server.send_stream_message(realm.alice, realm.welcome, realm.topic, "still here")
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the message after the faults")
+    assert sleeps.asked[0] == 3.0
+
+
+def test_a_failing_handler_does_not_end_the_loop(realm, start_bot, wait_for, caplog):
+    """An exception while handling one event is logged and the next event is handled."""
+    bot, server = start_bot(), realm.server
+    original = bot.ingestor.handle_event
+
+    def fragile(event):
+        if "explode" in event.get("message", {}).get("content", ""):
+            raise RuntimeError("handler exploded")
+        return original(event)
+
+    bot.ingestor.handle_event = fragile
+    server.send_stream_message(realm.alice, realm.welcome, realm.topic, "explode")
+    server.send_stream_message(realm.bob, realm.welcome, realm.topic, "I am fine")
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the message after the failure")
+    assert "handler exploded" in caplog.text
+
+
+def test_commands_by_dm_and_by_mention_anywhere(realm, start_bot, wait_for):
+    """A DM is answered by DM; a mention in the middle of a stream message in that topic."""
+    start_bot()
+    server = realm.server
+    server.send_dm(realm.alice, realm.bot, "help")
+    [reply] = wait_for(lambda: replies_to(realm, realm.alice), what="the DM reply")
+    assert "near me" in reply
+    server.send_stream_message(realm.bob, "general", "chat", "what are the clusters @**Map Bot**?")
+    [post] = wait_for(lambda: stream_posts(realm, "general", "chat"), what="the stream reply")
+    assert "no map yet" in post.lower()
+    server.send_stream_message(realm.other_bot, "general", "chat", "@**Map Bot** help")
+    server.send_stream_message(realm.bob, "general", "chat", "no mention here: help")
+    server.send_dm(realm.bob, realm.bot, "status")
+    wait_for(lambda: [r for r in replies_to(realm, realm.bob) if "stored" in r], what="the status reply")
+    assert len(stream_posts(realm, "general", "chat")) == 1
+
+
+def test_private_source_refuses_non_subscribers(realm, make_settings, start_bot, wait_for):
+    """With a private source stream, only its subscribers get answers."""
+    server = realm.server
+    server.add_stream("secret", invite_only=True, subscribers=[realm.bot, realm.alice])
+    start_bot(make_settings(stream="secret"))
+    server.send_dm(realm.bob, realm.bot, "map")
+    [refusal] = wait_for(lambda: [m.content for m in server.messages_sent_by(realm.bot)
+                                  if realm.bob.user_id in m.recipients], what="the refusal")
+    assert "only answer people who can read" in refusal
+    server.send_dm(realm.alice, realm.bot, "map")
+    [answer] = wait_for(lambda: [m.content for m in server.messages_sent_by(realm.bot)
+                                 if realm.alice.user_id in m.recipients], what="the answer")
+    assert "only answer" not in answer
+
+
+def test_refresh_command_replies_with_a_link_and_then_cools_down(realm, start_bot, wait_for):
+    """`refresh` builds the map and links it; asking again at once is politely refused."""
+    post_intros(realm)
+    bot = start_bot()
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
+    realm.server.send_dm(realm.alice, realm.bot, "refresh")
+    [reply] = wait_for(lambda: replies_to(realm, realm.alice), timeout=60, what="the refresh reply")
+    assert "Refreshed: 4 people" in reply and "/map/main/" in reply
+    url = reply.split("[open the map](")[1].split(")")[0]
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.status == 200 and b"<html" in response.read().lower()
+    realm.server.send_dm(realm.alice, realm.bot, "refresh")
+    wait_for(lambda: len(replies_to(realm, realm.alice)) == 2, what="the second reply")
+    assert "ask again in" in replies_to(realm, realm.alice)[1]
+
+
+def test_weekly_post_through_the_scheduler(realm, start_bot, wait_for):
+    """At the cron time the map is rebuilt, its PNG uploaded and posted with link and preview."""
+    post_intros(realm)
+    clock = type("Clock", (), {"now": MONDAY_9, "__call__": lambda self: self.now})()
+    bot = start_bot(clock=clock)
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
+    assert bot.scheduler.run_due() == []
+    assert "weekly-post" in bot.scheduler.run_due(MONDAY_9 + timedelta(hours=1, minutes=1))
+    [post] = stream_posts(realm, "general", "maps")
+    assert len(realm.server.uploads) == 1
+    [upload_path] = realm.server.uploads
+    assert f"[preview]({upload_path})" in post
+    assert "/map/main/" in post and "4 people" in post
+
+
+def test_missed_weekly_post_runs_once_at_start(realm, make_settings, start_bot, wait_for):
+    """A weekly post due while the bot was down is made once, right after it starts."""
+    post_intros(realm)
+    settings = make_settings()
+    with Store(settings.database) as store:
+        store.set_state("schedule.weekly-post.last_run", (datetime.now(timezone.utc) - timedelta(days=8)).isoformat())
+    start_bot(settings, background_schedules=True)
+    wait_for(lambda: stream_posts(realm, "general", "maps"), timeout=60, what="the catch-up post")
+    assert len(stream_posts(realm, "general", "maps")) == 1
+
+
+def test_shutdown_is_ordered_and_logged(realm, make_settings, make_io, caplog):
+    """stop() stops scheduler, event loop, web server and database, in that order."""
+    from bot.runner import Bot
+
+    caplog.set_level(logging.INFO)
+    bot = Bot(make_settings(), client_factory=make_io).start()
+    bot.stop()
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Stopping: ")]
+    assert steps == ["Stopping: scheduler", "Stopping: event loop", "Stopping: commands",
+                     "Stopping: map web server", "Stopping: database"]
+    assert bot.store.closed and not bot._thread.is_alive()
+
+
+def test_sigterm_stops_the_process(realm, tmp_path, wait_for):
+    """`batchviz run` exits cleanly on SIGTERM after logging an ordered shutdown."""
+    rc = realm.server.zuliprc(tmp_path, realm.bot, extra=(
+        f"\n[batchviz]\nsource_stream = {realm.welcome}\nembedding_model = hashing\nweb_mode = off\n"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(rc)],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for(lambda: realm.server.count("POST /register") == 1, timeout=60, what="the bot to register")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "Stopping: database" in stderr and realm.bot.api_key not in stderr
+
+
+def test_concurrent_refreshes_are_coalesced(tmp_path):
+    """A refresh asked for while one runs joins it: one build, the same result for both."""
+    release, builds, results = threading.Event(), [], []
+
+    def slow_build(source):
+        builds.append(source.name)
+        release.wait(10)
+        return f"map {len(builds)}"
+
+    with Store(tmp_path / "bot.sqlite3") as store:
+        refresher = Refresher(store, slow_build)
+        source = Source("intro", "welcome")
+        threads = [threading.Thread(target=lambda: results.append(refresher.refresh(source))) for _ in range(3)]
+        threads[0].start()
+        while not builds:
+            threading.Event().wait(0.01)
+        for thread in threads[1:]:
+            thread.start()
+        while not all(t.is_alive() for t in threads[1:]):
+            threading.Event().wait(0.01)
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert builds == ["intro"] and results == ["map 1"] * 3
+
+
+def test_opting_out_schedules_a_rebuild_without_them(realm, start_bot, wait_for):
+    """`opt out` deletes the person's introduction and makes the map due for a rebuild."""
+    realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I fly kites")
+    bot = start_bot()
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the backfill")
+    bot.refresher.refresh(bot.settings.sources[0])
+    assert not bot.refresher.is_stale(bot.settings.sources[0])
+    realm.server.send_dm(realm.alice, realm.bot, "opt out")
+    wait_for(lambda: replies_to(realm, realm.alice), what="the opt-out reply")
+    assert bot.store.message_count("main") == 0 and bot.store.opted_out(str(realm.alice.user_id))
+    assert bot.refresher.is_stale(bot.settings.sources[0])
+
+
+def test_group_dms_need_a_mention(realm, start_bot, wait_for):
+    """In a group DM the bot answers only when mentioned, and then by DM to the asker."""
+    start_bot()
+    server = realm.server
+    server.send_dm(realm.alice, [realm.bot, realm.bob], "help")
+    server.send_dm(realm.alice, [realm.bot, realm.bob], "show the map, @**Map Bot**")
+    server.send_dm(realm.alice, realm.bot, "status")
+    wait_for(lambda: len(server.messages_sent_by(realm.bot)) >= 2, what="the replies")
+    replies = [m.content for m in server.messages_sent_by(realm.bot)]
+    assert len(replies) == 2 and any("no map yet" in r.lower() for r in replies)
+    assert not any("I map the introductions" in r for r in replies)
+
+
+def test_a_failed_backfill_is_redone_after_registering_again(realm, start_bot):
+    """If the backfill keeps failing, the bot registers again and reads the gap then."""
+    realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I row")
+    realm.server.fail_next(10, status=500, path_prefix="/messages")
+    bot = start_bot()
+    assert bot.store.message_count("main") == 1
+    assert realm.server.count("POST /register") >= 2

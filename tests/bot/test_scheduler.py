@@ -1,0 +1,101 @@
+"""Schedules with a controlled clock: cron jobs, catch-up after downtime, debounce."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.scheduler import Scheduler
+from bot.settings import default_settings
+from storage import Store
+
+MONDAY_9 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)  # a Monday
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "bot.sqlite3") as opened:
+        yield opened
+
+
+@pytest.fixture
+def ran():
+    return []
+
+
+@pytest.fixture
+def clock():
+    return Clock(MONDAY_9)
+
+
+def make_scheduler(tmp_path, store, ran, clock, **overrides) -> Scheduler:
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon",
+                                refresh_cron="0 3 * * *", debounce_minutes=5, **overrides)
+    return Scheduler(settings, store, lambda: ran.append("refresh"), lambda: ran.append("post"), clock)
+
+
+def test_first_start_runs_nothing_then_cron_times_fire_once(tmp_path, store, ran, clock):
+    """Nothing runs at the very first start; each cron time passed runs its job once."""
+    scheduler = make_scheduler(tmp_path, store, ran, clock)
+    assert scheduler.run_due() == []
+    assert scheduler.run_due(MONDAY_9 + timedelta(hours=1, minutes=1)) == ["weekly-post"]
+    assert scheduler.run_due(MONDAY_9 + timedelta(hours=2)) == []
+    assert scheduler.run_due(MONDAY_9 + timedelta(hours=18, minutes=1)) == ["refresh"]
+    assert ran == ["post", "refresh"]
+
+
+def test_missed_weekly_post_runs_once_after_downtime(tmp_path, store, ran, clock):
+    """Three weeks down: the post runs once on start, not three times."""
+    scheduler = make_scheduler(tmp_path, store, ran, clock)
+    scheduler.run_due()
+    restarted = make_scheduler(tmp_path, store, ran, clock)
+    assert restarted.run_due(MONDAY_9 + timedelta(weeks=3)).count("weekly-post") == 1
+    assert restarted.run_due(MONDAY_9 + timedelta(weeks=3, minutes=1)) == []
+    assert ran.count("post") == 1
+
+
+def test_debounce_is_replaced_by_each_new_introduction(tmp_path, store, ran, clock):
+    """A second new introduction pushes the debounced refresh back; it then runs once."""
+    scheduler = make_scheduler(tmp_path, store, ran, clock)
+    scheduler.run_due()
+    scheduler.debounce()
+    clock.now += timedelta(minutes=3)
+    scheduler.debounce()
+    clock.now += timedelta(minutes=3)
+    assert scheduler.run_due() == []
+    clock.now += timedelta(minutes=3)
+    assert scheduler.run_due() == ["debounced-refresh"]
+    assert scheduler.run_due() == []
+    assert ran == ["refresh"]
+
+
+def test_a_failing_job_is_logged_and_recorded(tmp_path, store, clock, caplog):
+    """A job that raises does not escape the scheduler, and is not retried in a loop."""
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon")
+
+    def broken():
+        raise RuntimeError("boom")
+
+    scheduler = Scheduler(settings, store, lambda: None, broken, clock)
+    scheduler.run_due()
+    later = MONDAY_9 + timedelta(hours=2)
+    assert scheduler.run_due(later) == ["weekly-post"]
+    assert "boom" in caplog.text
+    assert scheduler.run_due(later) == []
+
+
+def test_timezone_of_the_schedule(tmp_path, store, ran):
+    """Cron times are read in the configured time zone."""
+    clock = Clock(datetime(2024, 1, 1, 8, 0, tzinfo=timezone.utc))
+    scheduler = make_scheduler(tmp_path, store, ran, clock, timezone="Europe/Paris")
+    scheduler.run_due()
+    assert scheduler.run_due(datetime(2024, 1, 1, 9, 1, tzinfo=timezone.utc)) == ["weekly-post"]

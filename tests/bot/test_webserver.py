@@ -1,0 +1,145 @@
+"""The map web server: signed, expiring links; refusals; no way out to the filesystem."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import stat
+from urllib.parse import urlsplit
+
+import pytest
+
+from bot.signing import Signer, load_or_create_secret
+from bot.webserver import MapLinks, MapServer
+
+HTML = "<html><body><div id='map'>the map of welcome</div></body></html>"
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def site(tmp_path, clock):
+    """A running server with one map (source "intro", snapshot 7) and a link minter."""
+    (tmp_path / "7.html").write_text(HTML)
+    (tmp_path / "secret-neighbour.txt").write_text("do not serve me")
+
+    def lookup(source, snapshot_id):
+        return tmp_path / f"{snapshot_id}.html" if source == "intro" else None
+
+    signer = Signer(load_or_create_secret(tmp_path / "data"), clock=clock)
+    server = MapServer("127.0.0.1", 0, signer, lookup).start()
+    links = MapLinks("serve", signer, lookup, ttl_hours=1, public_url=server.base_url)
+    yield server, links
+    server.stop()
+
+
+def get(server, path: str) -> tuple[int, dict, str]:
+    """GET a raw path (sent exactly as given) from the server."""
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    return response.status, dict(response.getheaders()), body
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_signed_link_serves_the_map_with_strict_headers(site):
+    """A freshly minted link answers 200 with the HTML and the security headers."""
+    server, links = site
+    status, headers, body = get(server, path_of(links.mint_url("intro", 7)))
+    assert status == 200 and body == HTML
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "private" in headers["Cache-Control"]
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_expired_link_is_gone(site, clock):
+    """After its time to live the same link answers 410 with a plain message."""
+    server, links = site
+    path = path_of(links.mint_url("intro", 7))
+    clock.now += 3601
+    status, headers, body = get(server, path)
+    assert status == 410 and "expired" in body
+    assert headers["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("tamper", ["sig", "exp", "snapshot", "source"])
+def test_forged_links_are_refused(site, tamper):
+    """Changing any part of a signed link gets 403 (or 404 for an unknown map), never the map."""
+    server, links = site
+    path = path_of(links.mint_url("intro", 7))
+    route, query = path.split("?")
+    exp, sig = (part.split("=")[1] for part in query.split("&"))
+    forged = {
+        "sig": f"{route}?exp={exp}&sig={'0' * len(sig)}",
+        "exp": f"{route}?exp={int(exp) + 10_000}&sig={sig}",
+        "snapshot": f"/map/intro/8?exp={exp}&sig={sig}",
+        "source": f"/map/other/7?exp={exp}&sig={sig}",
+    }[tamper]
+    status, _, body = get(server, forged)
+    assert status == 403 and HTML not in body
+
+
+def test_signed_but_unknown_map_is_not_found(site):
+    """A valid signature for a map that has no file answers 404."""
+    server, links = site
+    status, _, _ = get(server, path_of(links.mint_url("intro", 99)))
+    assert status == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/map/../../etc/passwd",
+    "/map/..%2F..%2Fetc%2Fpasswd/1?exp=9999999999&sig=00",
+    "/map/%2e%2e/%2e%2e/etc/passwd",
+    "/secret-neighbour.txt",
+    "/7.html",
+    "/",
+    "/map/",
+])
+def test_paths_outside_signed_maps_are_refused(site, path):
+    """Traversal attempts, file names and listings never reach the filesystem."""
+    server, _ = site
+    status, _, body = get(server, path)
+    assert status in (403, 404)
+    assert "root:" not in body and "do not serve me" not in body and HTML not in body
+
+
+def test_secret_is_private_and_stable(tmp_path):
+    """The signing secret is created once with mode 0600 and read back unchanged."""
+    first = load_or_create_secret(tmp_path)
+    mode = stat.S_IMODE(os.stat(tmp_path / "map-link-secret").st_mode)
+    assert mode == 0o600
+    assert load_or_create_secret(tmp_path) == first and len(first) >= 32
+
+
+def test_off_mode_has_no_links(tmp_path):
+    """With web_mode off no link is minted."""
+    links = MapLinks("off", None, lambda s, i: tmp_path / "x.html", ttl_hours=1)
+    assert links.mint_url("intro", 1) is None
+
+
+def test_dir_mode_publishes_a_copy(tmp_path):
+    """In dir mode the map is copied into map_dir and linked under the public URL."""
+    (tmp_path / "3.html").write_text(HTML)
+    links = MapLinks("dir", None, lambda s, i: tmp_path / f"{i}.html", ttl_hours=1,
+                     public_url="https://maps.example.org/", map_dir=tmp_path / "site")
+    assert links.mint_url("intro", 3) == "https://maps.example.org/intro-3.html"
+    assert (tmp_path / "site" / "intro-3.html").read_text() == HTML
