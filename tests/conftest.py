@@ -93,3 +93,58 @@ def demo_store(demo_data_dir):
 
     with Store(database_path(demo_data_dir)) as store:
         yield store
+
+
+# ---- pipeline: seeded introductions in distinct topic groups (reduce/cluster/keywords/build)
+TOPICS = {
+    "systems": "kernel compiler assembly linker scheduler allocator bootloader llvm registers paging",
+    "music": "synthesizer guitar drums midi ableton choir jazz melody harmony ukulele",
+    "biology": "protein genomics sequencing microscopy enzymes ecology botany bacteria fungi neurons",
+}
+SURNAMES = {"systems": "Kowalski", "music": "Okafor", "biology": "Lindqvist"}
+FIRST_NAMES = "Ana Ben Chen Dara Eli Femi Gus Hana Ivo Jun Kai Lea Max Noor Oli Pia Quinn Rui Sol Tam".split()
+
+
+def make_topic_documents(per_group=15, topics=None, seed=0, offset=0):
+    """Introductions of ``per_group`` people per topic: the same filler, a topic's words, and
+    a surname shared by the whole group (said in the text too). ``extra["group"]`` is the topic."""
+    import random
+
+    from pipeline.documents import Document
+
+    rng = random.Random(seed)
+    topics = topics or TOPICS
+    docs = []
+    for topic, vocabulary in topics.items():
+        words = vocabulary.split()
+        surname = SURNAMES.get(topic, topic.capitalize())
+        for i in range(per_group):
+            name = f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {surname}"
+            picked = rng.sample(words, 5)
+            text = (f"Hi everyone, I'm {name} and I'm excited to be here! I love {picked[0]}, "
+                    f"{picked[1]} and {picked[2]}. This batch I want to try {picked[3]} {picked[4]}. "
+                    "Looking forward to meeting everyone!")
+            docs.append(Document(f"{topic}-{i + offset}", name, text, text, {"group": topic}))
+    return docs
+
+
+@pytest.fixture(scope="session")
+def topic_documents():
+    """The factory ``make_topic_documents(per_group, topics, seed, offset)``."""
+    return make_topic_documents
+
+
+@pytest.fixture
+def assert_quiet():
+    """A context manager failing the test when the code inside emits any warning."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        assert [str(w.message) for w in caught] == []
+
+    return quiet

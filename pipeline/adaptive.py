@@ -1,0 +1,69 @@
+"""Parameters that follow the number of people: the one place where the defaults are chosen.
+
+A map of a batch (10–150 people) and a map of a whole community (a few thousand) need
+different settings. HDBSCAN's and UMAP's library defaults are tuned for thousands of
+points: on 60 introductions they label most people noise or find one blob. The rules
+below scale with ``n`` so that a batch-sized map has a handful of real groups and little
+noise, and a large map does not shatter into pairs.
+
+- ``n_neighbors`` (UMAP): about ``sqrt(n)``, between 5 and 15 and below ``n``. Few
+  neighbours keep small groups apart in a small map; 15 (UMAP's default) is plenty for
+  thousands.
+- ``cluster_components``: the clustering runs on a ~5-D UMAP space (not on the 2-D
+  picture, which squeezes groups together), at most ``n - 2`` dimensions so that UMAP's
+  spectral start works.
+- ``min_cluster_size`` (HDBSCAN): ``sqrt(n) / 2``, at least 3 and at most 50: a group of
+  3 in a batch of 20 is a real group, 27 in 3,000 is a readable one.
+- ``min_samples`` (HDBSCAN): 1 or 2. It sets how conservative HDBSCAN is about calling a
+  point noise; HDBSCAN's default (= min_cluster_size) leaves 30–50% of a batch grey.
+  A small value keeps noise low (target: at most a fifth of 60 people).
+
+A value set in ``PipelineParams`` wins over the rule, but is still capped by ``n`` so that
+the stages never fail on a small map.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pipeline.params import PipelineParams
+
+# fewer people than this: everyone is shown, but no groups are formed
+MIN_PEOPLE_FOR_GROUPS = 6
+
+
+def adaptive_n_neighbors(n: int) -> int:
+    """UMAP neighbours for ``n`` points: ~sqrt(n) within [5, 15], and below n."""
+    return max(1, min(n - 1, int(min(15, max(5, round(math.sqrt(n)))))))
+
+
+def adaptive_cluster_components(n: int) -> int:
+    """Dimensions of the clustering space: 5, or fewer for tiny inputs (at least 1)."""
+    return max(1, min(5, n - 2))
+
+
+def adaptive_min_cluster_size(n: int) -> int:
+    """Smallest group HDBSCAN may form: sqrt(n)/2 within [3, 50]."""
+    return int(min(50, max(3, round(math.sqrt(n) / 2))))
+
+
+def adaptive_min_samples(n: int) -> int:
+    """HDBSCAN's noise conservativeness: 1 for a small batch, 2 from 100 people on."""
+    return 1 if n < 100 else 2
+
+
+def adaptive_params(n: int, params: PipelineParams | None = None) -> dict:
+    """The resolved stage parameters for ``n`` people (explicit values win, capped by n)."""
+    params = params or PipelineParams()
+    chosen = {
+        "n_neighbors": (params.n_neighbors, adaptive_n_neighbors(n)),
+        "cluster_components": (params.cluster_components, adaptive_cluster_components(n)),
+        "min_cluster_size": (params.min_cluster_size, adaptive_min_cluster_size(n)),
+        "min_samples": (params.min_samples, adaptive_min_samples(n)),
+    }
+    resolved = {key: int(rule if given is None else given) for key, (given, rule) in chosen.items()}
+    resolved["n_neighbors"] = max(1, min(resolved["n_neighbors"], n - 1))
+    resolved["cluster_components"] = max(1, min(resolved["cluster_components"], max(1, n - 2)))
+    resolved["min_cluster_size"] = max(2, min(resolved["min_cluster_size"], max(2, n)))
+    resolved["min_samples"] = max(1, min(resolved["min_samples"], resolved["min_cluster_size"]))
+    return resolved

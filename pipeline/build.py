@@ -1,0 +1,115 @@
+"""The runner: documents in, a ``MapResult`` out, through every stage in order.
+
+embed (cached) → reduce to the clustering space (~5-D) → cluster (HDBSCAN) → reduce to the
+picture (2-D or 3-D) → stable numbers → keywords → neighbours.
+
+The clustering runs on its own UMAP space, not on the picture: two dimensions squeeze
+groups into each other. Everyone gets a place on the map and neighbours, grouped or not;
+two people with identical texts are two points. The wall time of every stage is recorded
+in ``result.params["timings"]`` (seconds) for the benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import numpy as np
+
+from pipeline.adaptive import adaptive_params
+from pipeline.cluster import Clusterer
+from pipeline.embed import SentenceTransformerEmbedder, embed_documents
+from pipeline.errors import PipelineError
+from pipeline.keywords import check_mode, cluster_keywords
+from pipeline.neighbours import nearest
+from pipeline.params import PipelineParams
+from pipeline.reduce import Reducer
+from pipeline.result import Cluster, MapResult
+from pipeline.stable import HIGH_WATER_KEY, high_water_mark, renumber
+
+EMPTY_NOTICE = "No introductions yet, so there is nothing to map."
+STAGES = ("embed", "reduce_clusters", "cluster", "reduce_picture", "renumber", "keywords", "neighbours")
+
+
+class StageTimer:
+    """Times named stages and tells ``progress(stage)`` (if given) when each one starts."""
+
+    def __init__(self, progress=None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        if self.progress is not None:
+            self.progress(stage)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round(time.perf_counter() - start, 4)
+
+
+def build_map(documents, params: PipelineParams | None = None, embedder=None, cache=None,
+              previous: MapResult | None = None, progress=None) -> MapResult:
+    """Build the map of ``documents``; ``previous`` keeps cluster numbers stable.
+
+    ``embedder`` None is the bundled all-MiniLM-L6-v2; ``cache`` an ``EmbeddingCache``;
+    ``progress`` a callable told the name of each stage as it starts (see ``STAGES``).
+    """
+    params = params or PipelineParams()
+    _check(params)
+    embedder = embedder or SentenceTransformerEmbedder()
+    docs = list(documents)
+    resolved = adaptive_params(len(docs), params)
+    timer = StageTimer(progress)
+    with timer("embed"):
+        embeddings = embed_documents(docs, embedder, cache)
+    with timer("reduce_clusters"):
+        space = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0).fit_transform(embeddings)
+    with timer("cluster"):
+        clusterer = Clusterer(resolved["min_cluster_size"], resolved["min_samples"], random_state=params.random_state)
+        raw_labels = clusterer.fit_predict(space)
+    with timer("reduce_picture"):
+        picture = _reducer(params.components, resolved, params, min_dist=params.min_dist)
+        coords = picture.fit_transform(embeddings)
+    with timer("renumber"):
+        labels = renumber(raw_labels, [d.person_id for d in docs], previous)
+    with timer("keywords"):
+        named = cluster_keywords(labels, docs, embeddings, params, embedder)
+    with timer("neighbours"):
+        neighbours = nearest(embeddings, [d.text for d in docs], params.neighbours_k) if docs else []
+    clusters = {
+        number: Cluster(number, np.flatnonzero(labels == number).tolist(), words, sentences)
+        for number, (words, sentences) in sorted(named.items())
+    }
+    record = {
+        **params.as_dict(),
+        "resolved": {**resolved, "layout": picture.method_},
+        HIGH_WATER_KEY: max([high_water_mark(previous), *clusters]),
+        "timings": timer.timings,
+    }
+    return MapResult(
+        people=docs, embeddings=embeddings, coords=coords, labels=labels, clusters=clusters,
+        neighbours=neighbours, model=embedder.model_id, params=record,
+        built_at=datetime.now(timezone.utc), notice=EMPTY_NOTICE if not docs else clusterer.notice_,
+    )
+
+
+def _reducer(n_components: int, resolved: dict, params: PipelineParams, min_dist: float) -> Reducer:
+    return Reducer(n_components=n_components, n_neighbors=resolved["n_neighbors"], min_dist=min_dist,
+                   metric="cosine", random_state=params.random_state)
+
+
+def _check(params: PipelineParams) -> None:
+    """Reject parameters no stage can honour, naming the parameter."""
+    if params.components not in (2, 3):
+        raise PipelineError(f"components must be 2 or 3, not {params.components!r}")
+    for name in ("cluster_components", "n_neighbors", "min_cluster_size", "min_samples"):
+        value = getattr(params, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise PipelineError(f"{name} must be a positive whole number or empty, not {value!r}")
+    if params.top_keywords < 1 or params.neighbours_k < 0:
+        raise PipelineError("top_keywords must be at least 1 and neighbours_k at least 0")
+    check_mode(params.keywords)
+

@@ -1,0 +1,122 @@
+"""Dimension reduction: UMAP for real maps, a deterministic layout for tiny ones.
+
+UMAP needs a handful of points (its spectral start fails below ``n_components + 2``), and
+it talks: numba, "n_jobs overridden", "graph is not fully connected". A user of the bot
+must never see that, so the library is imported and run with its warnings silenced, and
+small inputs get a PCA layout instead.
+
+For the cosine metric the nearest neighbours are computed here, exactly, with one matrix
+product per block (``pipeline.neighbours.top_k``) and handed to UMAP: below 4,096 points
+UMAP would otherwise compute all pairwise distances with one Python call per pair
+(minutes for a few thousand people).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from pipeline.adaptive import adaptive_n_neighbors
+from pipeline.neighbours import top_k
+
+# below this many points UMAP is not used, whatever the number of components
+MIN_UMAP_POINTS = 5
+
+
+def _umap_class():
+    """The UMAP estimator, imported without its import-time warnings (TensorFlow, numba)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from umap import UMAP
+    return UMAP
+
+
+class Reducer:
+    """Reduce embeddings to ``n_components`` dimensions, seeded and quiet.
+
+    ``n_neighbors=None`` chooses from the number of points (see ``pipeline.adaptive``).
+    ``method_`` says which layout was used: "empty", "umap" or "pca" (tiny inputs, and
+    the rare input UMAP cannot lay out).
+    """
+
+    def __init__(self, n_components=2, n_neighbors=None, min_dist=0.1, metric="cosine", random_state=42):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit_transform(self, X) -> np.ndarray:
+        """The reduced coordinates, shape (n, n_components), float32; also in ``embedding_``."""
+        X = np.asarray(X, dtype=np.float32)
+        n = X.shape[0]
+        if n == 0:
+            self.method_, self.embedding_ = "empty", np.zeros((0, self.n_components), np.float32)
+        elif n < max(MIN_UMAP_POINTS, self.n_components + 2):
+            self.method_, self.embedding_ = "pca", pca_layout(X, self.n_components)
+        else:
+            self.method_, self.embedding_ = "umap", self._umap(X)
+            if self.embedding_ is None or not np.all(np.isfinite(self.embedding_)):
+                self.method_, self.embedding_ = "pca", pca_layout(X, self.n_components)
+        return self.embedding_
+
+    def _umap(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        n_neighbors = max(2, min(self.n_neighbors or adaptive_n_neighbors(n), n - 1))
+        model = _umap_class()(
+            n_components=self.n_components,
+            n_neighbors=n_neighbors,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            random_state=self.random_state,
+            n_jobs=1,  # a seed forces one thread anyway; saying so avoids UMAP's warning
+            precomputed_knn=cosine_knn(X, n_neighbors) if self.metric == "cosine" else (None, None, None),
+        )
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                return np.asarray(model.fit_transform(X), dtype=np.float32)
+            except (ValueError, TypeError, np.linalg.LinAlgError):  # degenerate input: no layout
+                return None
+
+
+def cosine_knn(X: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """UMAP's (indices, cosine distances) of each point's neighbours, itself first."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    unit = X / np.where(norms == 0, 1, norms)
+    index, similarity = top_k(unit, n_neighbors - 1)
+    n = len(X)
+    indices = np.hstack([np.arange(n)[:, None], index]).astype(np.int64)
+    distances = np.hstack([np.zeros((n, 1)), np.clip(1 - similarity, 0, 2)]).astype(np.float32)
+    return indices, distances
+
+
+def pca_layout(X: np.ndarray, n_components: int) -> np.ndarray:
+    """A deterministic layout of a few points: their principal axes, scaled to [-1, 1].
+
+    Points with identical embeddings coincide; when all do (or there is one point), they
+    are placed evenly on a circle so that every person stays visible.
+    """
+    n = X.shape[0]
+    centred = X - X.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    vt *= np.where(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+    coords = np.zeros((n, n_components), np.float32)
+    rank = int(min(n_components, np.sum(s > 1e-6 * max(s.max(initial=0.0), 1e-12))))
+    coords[:, :rank] = centred @ vt[:rank].T
+    scale = np.abs(coords).max()
+    if rank == 0 or scale == 0:
+        return circle_layout(n, n_components)
+    return coords / scale
+
+
+def circle_layout(n: int, n_components: int) -> np.ndarray:
+    """``n`` points evenly on the unit circle (the origin for one point)."""
+    coords = np.zeros((n, n_components), np.float32)
+    if n > 1 and n_components == 1:
+        coords[:, 0] = np.linspace(-1.0, 1.0, n)
+    elif n > 1:
+        angles = 2 * np.pi * np.arange(n) / n
+        coords[:, 0], coords[:, 1] = np.cos(angles), np.sin(angles)
+    return coords

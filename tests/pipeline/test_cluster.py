@@ -1,0 +1,70 @@
+"""Clusterer: HDBSCAN with adaptive sizes, honest notices, and a fallback when it finds nothing."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from pipeline.adaptive import MIN_PEOPLE_FOR_GROUPS
+from pipeline.cluster import Clusterer
+from pipeline.result import NOISE
+
+
+def _blobs(sizes, dim=5, spread=0.3, seed=0):
+    """Gaussian blobs far apart, and their true labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=10, size=(len(sizes), dim))
+    X = np.vstack([c + rng.normal(scale=spread, size=(s, dim)) for c, s in zip(centres, sizes)])
+    return X, np.repeat(np.arange(len(sizes)), sizes)
+
+
+@pytest.mark.parametrize("n", range(MIN_PEOPLE_FOR_GROUPS))
+def test_too_few_people_are_all_noise_with_a_notice(n, assert_quiet):
+    """Below the minimum everyone is noise, and (for n > 0) the notice says why and from when."""
+    clusterer = Clusterer()
+    with assert_quiet():
+        labels = clusterer.fit_predict(np.random.default_rng(0).normal(size=(n, 5)))
+    assert labels.shape == (n,) and np.all(labels == NOISE)
+    assert (clusterer.notice_ is not None) == (n > 0)
+    if n:
+        assert str(n) in clusterer.notice_ and str(MIN_PEOPLE_FOR_GROUPS) in clusterer.notice_
+
+
+@pytest.mark.parametrize("sizes", [(10, 10, 10), (25, 20, 15, 8), (6, 6)])
+def test_separated_groups_are_found_with_little_noise(sizes, assert_quiet):
+    """Well-separated groups are recovered (ARI ≥ 0.9) and at most a fifth is noise."""
+    X, truth = _blobs(sizes)
+    with assert_quiet():
+        labels = Clusterer().fit_predict(X)
+    assert adjusted_rand_score(truth, labels) >= 0.9
+    assert np.mean(labels == NOISE) <= 0.2
+
+
+def test_labels_are_zero_based_with_noise_minus_one():
+    """Cluster labels are 0..k-1, noise is -1."""
+    labels = Clusterer().fit_predict(_blobs((12, 12, 12))[0])
+    found = sorted(set(labels) - {NOISE})
+    assert found == list(range(len(found))) and len(found) >= 2
+
+
+def test_all_noise_retries_with_smaller_groups():
+    """When the configured group size finds nothing, smaller sizes are tried before giving up."""
+    X, truth = _blobs((8, 8, 8))
+    clusterer = Clusterer(min_cluster_size=24)
+    labels = clusterer.fit_predict(X)
+    assert len(clusterer.attempts_) > 1
+    assert clusterer.notice_ is None
+    assert adjusted_rand_score(truth, labels) >= 0.9
+
+
+def test_structureless_input_is_honest():
+    """Identical people: whatever HDBSCAN does, a map with no groups carries a notice."""
+    clusterer = Clusterer()
+    labels = clusterer.fit_predict(np.zeros((10, 5)))
+    assert labels.shape == (10,)
+    assert (clusterer.notice_ is not None) == bool(np.all(labels == NOISE))
+
+
+def test_rerun_gives_identical_labels():
+    """Clustering the same points twice gives the same labels."""
+    X, _ = _blobs((15, 9, 12), seed=3)
+    assert np.array_equal(Clusterer().fit_predict(X), Clusterer().fit_predict(X))

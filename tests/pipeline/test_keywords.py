@@ -1,0 +1,132 @@
+"""Cluster keywords: distinctive, short, no filler or names, different from cluster to cluster."""
+
+import numpy as np
+import pytest
+
+from pipeline.embed import HashingEmbedder
+from pipeline.errors import PipelineError
+from pipeline.keywords import (
+    centroids_of, cluster_keywords, ctfidf_keywords, mmr_keywords, ngrams, representative_sentences, select,
+)
+from pipeline.params import PipelineParams
+from pipeline.result import NOISE
+from pipeline.stopwords import STOP_WORDS
+
+FILLER = {"excited", "here", "everyone", "looking", "forward", "batch", "hi", "meeting"}
+
+
+@pytest.fixture
+def grouped(topic_documents):
+    """Topic documents, their labels (0, 1, 2 by topic) and the topic vocabularies."""
+    docs = topic_documents(per_group=12)
+    topics = sorted({d.extra["group"] for d in docs})
+    labels = np.array([topics.index(d.extra["group"]) for d in docs])
+    return docs, labels
+
+
+def _vocabulary(docs, label, labels):
+    """The words of the topic of cluster ``label`` (what its keywords should be made of)."""
+    from conftest import TOPICS
+
+    return set(TOPICS[docs[int(np.flatnonzero(labels == label)[0])].extra["group"]].split())
+
+
+def _check_keywords(named, docs, labels):
+    """Invariants every keyword method must keep."""
+    names = {w.lower() for d in docs for w in d.name.split()}
+    everything = [k for words in named.values() for k in words]
+    assert everything, "no keywords at all"
+    assert len(everything) == len(set(everything)), "a keyword names two clusters"
+    for label, words in named.items():
+        assert words and len(words) == len(set(words))
+        for keyword in words:
+            parts = keyword.split()
+            assert 1 <= len(parts) <= 3
+            assert not set(parts) & (STOP_WORDS | names | FILLER), keyword
+            assert set(parts) <= _vocabulary(docs, label, labels), keyword
+
+
+def test_ctfidf_names_each_topic_with_its_own_words(grouped):
+    """c-TF-IDF keywords come from each group's vocabulary, without filler, names or repeats."""
+    docs, labels = grouped
+    named = {label: kw for label, (kw, _) in cluster_keywords(labels, docs, None, PipelineParams()).items()}
+    assert set(named) == {0, 1, 2}
+    _check_keywords(named, docs, labels)
+
+
+def test_names_are_removed_even_when_a_whole_group_shares_one(grouped):
+    """A surname every member of a group says is the most frequent word, and still not a keyword."""
+    docs, labels = grouped
+    texts = {int(c): [d.text for d, l in zip(docs, labels) if l == c] for c in np.unique(labels)}
+    assert any("kowalski" in kw for kw in ctfidf_keywords(texts, 6).values())
+    named = ctfidf_keywords(texts, 6, extra_stop_words={"kowalski", "okafor", "lindqvist"})
+    assert not any("kowalski" in k for kw in named.values() for k in kw)
+
+
+def test_mmr_keywords_come_from_the_topic(grouped):
+    """KeyBERT-style keywords (hashing embedder) keep the same invariants."""
+    docs, labels = grouped
+    embedder = HashingEmbedder()
+    named = cluster_keywords(labels, docs, embedder.encode([d.text for d in docs]),
+                             PipelineParams(keywords="mmr"), embedder)
+    _check_keywords({label: kw for label, (kw, _) in named.items()}, docs, labels)
+
+
+def test_representative_sentences_say_something(grouped):
+    """Sentences mode picks sentences from the cluster's own texts, never a bare greeting."""
+    docs, labels = grouped
+    embedder = HashingEmbedder()
+    named = cluster_keywords(labels, docs, embedder.encode([d.text for d in docs]),
+                             PipelineParams(keywords="sentences"), embedder)
+    for label, (keywords, sentences) in named.items():
+        own = " ".join(d.text for d, l in zip(docs, labels) if l == label)
+        assert keywords and 1 <= len(sentences) <= 3
+        assert all(s in own and "Looking forward" not in s and not s.startswith("Hi ") for s in sentences)
+
+
+def test_noise_gets_no_keywords_and_clusters_still_do(grouped):
+    """Noise is not a cluster: only real labels are named."""
+    docs, labels = grouped
+    labels = np.where(labels == 2, NOISE, labels)
+    named = cluster_keywords(labels, docs, None, PipelineParams())
+    assert set(named) == {0, 1} and all(kw for kw, _ in named.values())
+
+
+def test_phrases_never_jump_over_stop_words():
+    """N-grams are made of adjacent content words only, up to three."""
+    grams = ngrams("I love rust and gardening. Distributed database systems, quietly!")
+    assert {"rust", "gardening", "distributed database systems"} <= grams
+    assert "rust gardening" not in grams and "systems quietly" not in grams
+    assert not ngrams("Hi everyone, I'm so excited to be here! Looking forward to meeting you all.")
+
+
+def test_select_drops_covered_and_plural_repeats():
+    """A keyword already covered by a better one (or its plural) is skipped; a longer one replaces."""
+    ranked = ["machine", "machine learning", "learning", "rust", "types", "type", "compilers"]
+    assert select(ranked, 4) == ["machine learning", "rust", "types", "compilers"]
+
+
+def test_empty_and_filler_only_texts_do_not_crash():
+    """Clusters whose texts have no content words get empty keyword lists."""
+    assert ctfidf_keywords({0: ["Hi everyone!"], 1: [""]}, 5) == {0: [], 1: []}
+    embedder = HashingEmbedder()
+    centroids = centroids_of(np.array([0]), embedder.encode(["hello"]))
+    assert mmr_keywords({0: ["Hi!"]}, centroids, embedder) == {0: []}
+    assert representative_sentences({0: ["Hi!"]}, centroids, embedder) == {0: []}
+
+
+def test_unknown_method_is_a_clear_error(grouped):
+    """A keyword method that does not exist names the choices."""
+    docs, labels = grouped
+    with pytest.raises(PipelineError, match="ctfidf, mmr, sentences"):
+        cluster_keywords(labels, docs, None, PipelineParams(keywords="lda"))
+
+
+def test_a_word_every_cluster_uses_does_not_lead_every_name():
+    """A term frequent in two clusters is penalised, so each is named by its own words first."""
+    texts = {
+        0: [f"python {w}" for w in ("kernel", "linker", "paging", "scheduler", "registers")],
+        1: [f"python {w}" for w in ("guitar", "jazz", "choir", "drums", "melody")],
+    }
+    named = ctfidf_keywords(texts, 2)
+    assert named[0][0] != "python" and named[1][0] != "python"

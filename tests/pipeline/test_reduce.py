@@ -1,0 +1,100 @@
+"""Reducer and the adaptive parameters: every size from 0 up works, quietly and reproducibly."""
+
+import numpy as np
+import pytest
+
+from pipeline.adaptive import adaptive_params
+from pipeline.embed import HashingEmbedder
+from pipeline.params import PipelineParams
+from pipeline.reduce import Reducer
+
+
+def _points(n, dim=32, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 6, 7, 12])
+@pytest.mark.parametrize("components", [2, 3, 5])
+def test_any_size_gives_finite_coordinates_without_warnings(n, components, assert_quiet):
+    """Every n (including the ones UMAP cannot handle) gives (n, components) finite coordinates."""
+    with assert_quiet():
+        coords = Reducer(n_components=components).fit_transform(_points(n))
+    assert coords.shape == (n, components)
+    assert np.all(np.isfinite(coords))
+
+
+def test_one_person_sits_at_the_origin():
+    """A single point is placed at the origin."""
+    assert np.all(Reducer().fit_transform(_points(1)) == 0)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_tiny_layout_keeps_people_apart(n):
+    """A few different people get different places (no one hidden under someone else)."""
+    coords = Reducer().fit_transform(_points(n))
+    distances = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    assert distances[~np.eye(n, dtype=bool)].min() > 1e-3
+
+
+def test_identical_people_still_get_places():
+    """All-identical embeddings fall back to a circle, so every point is visible."""
+    coords = Reducer().fit_transform(np.ones((4, 8), np.float32))
+    assert len({tuple(np.round(c, 4)) for c in coords}) == 4
+
+
+def test_seeded_rerun_is_identical():
+    """The same seed gives the same UMAP layout."""
+    X = _points(40)
+    assert np.array_equal(Reducer(random_state=7).fit_transform(X), Reducer(random_state=7).fit_transform(X))
+
+
+def test_umap_keeps_topic_groups_apart(topic_documents):
+    """On real-sized input UMAP is used and topic groups stay closer within than between."""
+    from sklearn.metrics import silhouette_score
+
+    docs = topic_documents(per_group=12)
+    reducer = Reducer()
+    coords = reducer.fit_transform(HashingEmbedder().encode([d.text for d in docs]))
+    assert reducer.method_ == "umap"
+    assert silhouette_score(coords, [d.extra["group"] for d in docs]) > 0.3
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 8, 20, 60, 150, 3000])
+def test_adaptive_params_fit_every_size(n):
+    """Resolved parameters are always usable for n people (below n, at least 1 or 2)."""
+    p = adaptive_params(n, PipelineParams())
+    assert 1 <= p["n_neighbors"] <= max(1, n - 1) and p["n_neighbors"] <= 15
+    assert 1 <= p["cluster_components"] <= max(1, n - 2) and p["cluster_components"] <= 5
+    assert 2 <= p["min_cluster_size"] <= max(2, n)
+    assert 1 <= p["min_samples"] <= p["min_cluster_size"]
+
+
+def test_adaptive_group_size_grows_with_people():
+    """A community of thousands needs bigger groups than a batch."""
+    sizes = [adaptive_params(n)["min_cluster_size"] for n in (20, 60, 150, 3000)]
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+
+
+def test_explicit_params_win_but_are_capped():
+    """A configured value is used as given, except where n makes it impossible."""
+    params = PipelineParams(n_neighbors=12, min_cluster_size=7, cluster_components=8)
+    assert adaptive_params(100, params)["n_neighbors"] == 12
+    assert adaptive_params(100, params)["min_cluster_size"] == 7
+    assert adaptive_params(6, params)["cluster_components"] == 4
+
+
+def test_input_umap_cannot_lay_out_falls_back(monkeypatch):
+    """If UMAP fails on degenerate input, the PCA layout is used instead of crashing."""
+    import pipeline.reduce as reduce
+
+    class Failing:
+        def __init__(self, **kwargs):
+            pass
+
+        def fit_transform(self, X):
+            raise ValueError("degenerate")
+
+    monkeypatch.setattr(reduce, "_umap_class", lambda: Failing)
+    reducer = Reducer()
+    coords = reducer.fit_transform(_points(12))
+    assert reducer.method_ == "pca" and coords.shape == (12, 2) and np.all(np.isfinite(coords))
