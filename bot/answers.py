@@ -82,7 +82,8 @@ class Answerer:
 
     # ---- helpers --------------------------------------------------------------
 
-    def _map(self) -> MapResult | None:
+    def latest_map(self) -> MapResult | None:
+        """The latest complete map of this source, or None before the first build."""
         return self.store.latest_snapshot(self.source)
 
     def _no_map(self) -> str:
@@ -135,7 +136,7 @@ class Answerer:
         return help_text()
 
     def answer_near_me(self, asker: Asker, k: int | None = None) -> str:
-        result = self._map()
+        result = self.latest_map()
         if result is None:
             return self._no_map()
         if self.store.opted_out(asker.user_id):
@@ -147,7 +148,7 @@ class Answerer:
         return self._near_reply(result, index, k, "you")
 
     def answer_near(self, asker: Asker, name: str, user_id: str | None = None, k: int | None = None) -> str:
-        result = self._map()
+        result = self.latest_map()
         if result is None:
             return self._no_map()
         found = self._find(result, name, user_id)
@@ -160,7 +161,7 @@ class Answerer:
         return self._near_reply(result, found[0], k, f"**{md(result.people[found[0]].name)}**")
 
     def answer_cluster(self, asker: Asker, number: int) -> str:
-        result = self._map()
+        result = self.latest_map()
         if result is None:
             return self._no_map()
         cluster = result.clusters.get(number)
@@ -186,12 +187,13 @@ class Answerer:
         return "there are clusters " + ", ".join(map(str, numbers))
 
     def answer_clusters(self, asker: Asker) -> str:
-        result = self._map()
+        result = self.latest_map()
         if result is None:
             return self._no_map()
         if not result.clusters:
             return f"No clusters yet: {md(result.notice or 'too few introductions to form groups')}."
-        lines = [f"{len(result.clusters)} clusters ({result.noise_count} people in none):"]
+        none = f"{result.noise_count} {'person' if result.noise_count == 1 else 'people'} in none"
+        lines = [f"{len(result.clusters)} clusters ({none}):"]
         for number in sorted(result.clusters):
             cluster = result.clusters[number]
             lines.append(f"* **{number}** ({len(cluster.members)}): {', '.join(md(w) for w in cluster.keywords)}")
@@ -201,13 +203,13 @@ class Answerer:
         return f"built {_when(result)} from {len(result)} people in {len(result.clusters)} clusters"
 
     def answer_map(self, asker: Asker) -> str:
-        result = self._map()
+        result = self.latest_map()
         if result is None:
             return self._no_map()
         return f"The latest map: {self._link()} — {self._summary(result)}."
 
     def answer_status(self, asker: Asker) -> str:
-        result = self._map()
+        result = self.latest_map()
         lines = [f"Last map: {self._summary(result)}; model {md(result.model)}." if result else "No map built yet.",
                  f"Introductions stored: {self.store.message_count(self.source)}."]
         if result is not None and result.notice:

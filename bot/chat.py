@@ -1,7 +1,8 @@
 """The local terminal chat of the demo: talk to the bot as one person on the map.
 
 Each line is parsed and answered exactly as in Zulip. Lines come from ``--say``
-arguments, from standard input when it is not a terminal, or from a prompt.
+arguments, from standard input when it is not a terminal, or from a prompt. Two words
+exist only here: ``as NAME`` switches to another person on the map, ``quit`` leaves.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from bot.commands import parse
 from pipeline.result import MapResult
 
 QUIT = {"quit", "exit", "bye", ":q"}
+SWITCH = "as "
 
 
 class UnknownPersonError(ValueError):
     """``--as NAME`` names nobody on the map; the message lists a few who are."""
 
 
-def choose_person(result: MapResult, name: str | None) -> Asker:
-    """The person to chat as: by name (any case, or a unique prefix), else the first."""
+def choose_person(result: MapResult, name: str | None, flag: str = "--as ") -> Asker:
+    """The person to chat as: by name (any case, or a unique prefix), else the first.
+
+    ``flag`` starts the error message: how the name was given (the option, or nothing).
+    """
     if not len(result):
         raise UnknownPersonError("the map is empty, so there is nobody to chat as")
     people = result.people
@@ -33,7 +38,7 @@ def choose_person(result: MapResult, name: str | None) -> Asker:
     if len(found) != 1:
         some = ", ".join(p.name for p in (found or people)[:5])
         why = "is ambiguous" if found else "is not on the map"
-        raise UnknownPersonError(f"--as {name!r} {why}; try one of: {some}")
+        raise UnknownPersonError(f"{flag}{name!r} {why}; try one of: {some}")
     return Asker(found[0].person_id, found[0].name)
 
 
@@ -46,19 +51,42 @@ def prompted_lines(prompt: str, read: Callable[[str], str] = input) -> Iterable[
             return
 
 
+def greeting(asker: Asker) -> str:
+    """Who you are talking as, and what to say."""
+    return (f"You are {asker.name} (a demo person). Ask `near me`, `clusters`, `show cluster 2`, `help`; "
+            "`as NAME` to be someone else; `quit` to leave.")
+
+
+def switch(answerer: Answerer, asker: Asker, name: str) -> tuple[Asker, str]:
+    """The person named (and a reply saying so), or the same one and why not."""
+    result = answerer.latest_map()
+    if result is None:
+        return asker, "There is no map yet, so there is nobody else to be."
+    try:
+        chosen = choose_person(result, name, flag="")
+    except UnknownPersonError as exc:
+        return asker, f"You are still {asker.name}: {exc}."
+    return chosen, f"You are now {chosen.name}."
+
+
 def converse(answerer: Answerer, asker: Asker, lines: Iterable[str], out: TextIO | None = None,
              echo: bool = False) -> int:
     """Answer each line until ``quit`` or the end; returns how many were answered."""
     out = out or sys.stdout
     answered = 0
     for line in lines:
-        if line.strip().lower() in QUIT:
+        line = line.strip()
+        if line.lower() in QUIT:
             break
-        if not line.strip():
+        if not line:
             continue
         if echo:
-            print(f"> {line.strip()}", file=out)
-        print(answerer.answer(parse(line), asker), file=out, end="\n\n")
+            print(f"> {line}", file=out)
+        if line.lower().startswith(SWITCH):
+            asker, reply = switch(answerer, asker, line[len(SWITCH):])
+        else:
+            reply = answerer.answer(parse(line), asker)
+        print(reply, file=out, end="\n\n")
         answered += 1
     return answered
 
@@ -67,9 +95,9 @@ def chat(answerer: Answerer, asker: Asker, say: list[str] | None = None,
          stdin: TextIO | None = None, out: TextIO | None = None) -> int:
     """``say`` lines if given, else piped standard input, else an interactive prompt."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
+    print(greeting(asker), file=out)
     if say:
         return converse(answerer, asker, say, out, echo=True)
     if not stdin.isatty():
         return converse(answerer, asker, stdin, out, echo=True)
-    print(f"Chatting as {asker.name}. Try `near me`, `clusters`, `help`; `quit` to leave.", file=out)
-    return converse(answerer, asker, prompted_lines(f"{asker.name}> "), out)
+    return converse(answerer, asker, prompted_lines("> "), out)

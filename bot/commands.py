@@ -1,9 +1,12 @@
 """The command table: one list drives parsing, dispatch (by name) and the help text.
 
 ``parse(text)`` is forgiving — case, punctuation, "who is near me?", "whos near me",
-"cluster #3", a mention of the bot anywhere — and never raises. Messages are cut to
-``MAX_INPUT`` characters before matching, and every pattern is a plain alternation
-without nested quantifiers, so matching time is linear in that bounded length.
+"cluster #3", "could you show me the clusters please", a mention of the bot anywhere —
+and never raises. A message is reduced to its ``request_words`` (no punctuation, no filler
+such as "please", "show", "the") and those are matched against a few patterns per
+command. "cluster"/"groups" without a number means all clusters; with one, that cluster.
+Messages are cut to ``MAX_INPUT`` characters first, and every pattern is a plain
+alternation without nested quantifiers, so matching time is linear in that bounded length.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ BOT_NAMES = ("batchviz",)
 @dataclass(frozen=True)
 class Command:
     name: str
-    patterns: tuple[str, ...]  # full-match regexes; group "rest" holds the arguments
+    patterns: tuple[str, ...]  # full-match regexes over ``request_words``; groups hold the arguments
     usage: str
     description: str
 
@@ -38,26 +41,27 @@ class ParsedCommand:
     error: str | None = None  # a reply explaining what was wrong with the arguments
 
 
-_WHO = r"(?:(?:who ?is|who'?s|who) )?"
-_SHOW = r"(?:(?:show|show me|list|what are|what is|what's|whats|give me|open|get) )?(?:(?:the|all|all the) )?"
-_REST = r"(?: (?P<rest>.*))?"
+_CLOSE = r"near|close to|closest to|nearest to|next to|similar to|neighbou?rs of"
+_NEAR = rf"(?:{_CLOSE})"
+_ME = rf"(?:{_CLOSE}|like|(?:into )?same(?: \w+)? as) me"
+_K = r"(?: (?P<rest>.+))?"
 
 COMMANDS: tuple[Command, ...] = (
-    Command("help", (r"(?:help|commands|usage|what can you do|\?)",), "help", "what I can do"),
-    Command("near_me", (_WHO + r"(?:near|close to|closest to|nearest to|next to) me" + _REST, r"my neighbou?rs" + _REST),
+    Command("help", (r"help|commands?|usage|do",), "help", "what I can do"),
+    Command("near_me", (_ME + _K, r"neighbou?rs" + _K),
             "near me [k]", "the k people whose introductions are closest to yours (default 5, at most 20)"),
-    Command("near", (_WHO + r"(?:near|close to|closest to|nearest to|next to) (?P<who>.+)",),
-            "near @**Name** [k]", "the same for someone else"),
-    Command("clusters", (_SHOW + r"(?:clusters|groups)",), "clusters", "every cluster, one line each: number, size, keywords"),
-    Command("cluster", (_SHOW + r"(?:cluster|group) ?#?(?P<rest>.*)",),
+    Command("near", (_NEAR + r" (?P<who>.+)",), "near @**Name** [k]", "the same for someone else"),
+    Command("clusters", (r"(?:clusters?|groups?)",), "clusters", "every cluster, one line each: number, size, keywords"),
+    Command("cluster", (r"(?:clusters?|groups?) (?P<rest>.+)",),
             "show cluster N", "one cluster: its keywords, members and the map link"),
-    Command("map", (_SHOW + r"(?:map|link|map link)",), "map", "the link to the latest interactive map"),
-    Command("refresh", (r"(?:refresh|rebuild|update)(?: (?:the )?map)?(?: now)?",), "refresh",
+    Command("map", (r"(?:map|link|map link)",), "map", "the link to the latest interactive map"),
+    Command("refresh", (r"(?:refresh|rebuild|update)(?: map)?(?: now)?",), "refresh",
             "read the introductions again and rebuild the map now"),
     Command("status", (r"(?:status|stats|info)",), "status", "last build, counts, model, next scheduled post"),
-    Command("opt_out", (r"(?:forget me|opt ?-?out|remove me|leave me out)",), "forget me / opt out",
+    Command("opt_out", (r"(?:forget me|opt-?out|opt out|opt me out|remove me|leave me out)",), "forget me / opt out",
             "delete your introduction from my data and leave you out of every map"),
-    Command("opt_in", (r"(?:opt ?-?in|include me|add me)",), "opt in", "be included again from the next map"),
+    Command("opt_in", (r"(?:opt-?in|opt in|opt back in|opt me in|include me|add me)",), "opt in",
+            "be included again from the next map"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 
@@ -85,6 +89,34 @@ def normalize(text: str, bot_names: tuple[str, ...] = BOT_NAMES) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = " ".join(text.split())
     return text.strip(" ?!.,:;")
+
+
+# words that only make a request polite or chatty; "me" only after show/tell/give/help
+FILLER = frozenset(
+    "please pls plz can could would will you the a an show tell give get about what whats are is "
+    "hey hi hello list all my who whos where wheres else people anyone someone somebody".split()
+)
+_PERSON_FOLLOWS = frozenset({"near", "to", "of"})
+_THANKS = frozenset({"please", "pls", "plz", "thanks", "thank", "you", "thx"})
+_POLITE_ME = re.compile(r"\b(show|tell|give|help) me\b", re.IGNORECASE)
+# an other person's mention, a word (apostrophes and hyphens inside), or a signed number
+_WORD = re.compile(r"@_?\*\*[^*]{1,200}\*\*|[^\W_]+(?:['-][^\W_]+)*|[+-]\d+")
+
+
+def request_words(clean: str) -> str:
+    """The words of a normalised message that say what it asks, for matching the table.
+
+    Punctuation (and "#") goes and so does filler. After "near", "to" or "of" comes a
+    person, whose name is kept as written (someone may be called "Will"), without a
+    trailing "please"; before it, apostrophes go too ("who's" → "whos").
+    """
+    words = _WORD.findall(_POLITE_ME.sub(r"\1", clean))
+    cut = next((i + 1 for i, w in enumerate(words) if w.casefold() in _PERSON_FOLLOWS), len(words))
+    head = [w.replace("'", "") for w in words[:cut]]
+    tail = words[cut:]
+    while tail and tail[-1].casefold() in _THANKS:
+        tail.pop()
+    return " ".join([w for w in head if w.casefold() not in FILLER] + tail)
 
 
 def parse_int(text: str) -> int | None:
@@ -120,9 +152,6 @@ def _parse_person(who: str) -> tuple[dict, str | None]:
 
 
 def _parse_cluster(rest: str) -> tuple[dict, str | None]:
-    rest = rest.strip().lstrip("#").strip()
-    if not rest:
-        return {}, "Which cluster? Say `show cluster N` (see `clusters` for the numbers)."
     number = parse_int(rest)
     if number is None:
         return {}, f"`{rest[:40]}` is not a cluster number. Say `show cluster N`, e.g. `show cluster 3`."
@@ -143,10 +172,11 @@ def _arguments(name: str, found: re.Match) -> tuple[dict, str | None]:
 def parse(text: str, bot_names: tuple[str, ...] = BOT_NAMES) -> ParsedCommand:
     """The command a message asks for; ``unknown`` when nothing matches. Never raises."""
     clean = normalize(text, bot_names)
-    if not clean:
+    asked = request_words(clean)
+    if not asked:  # empty, "?", "hi!"
         return ParsedCommand("help")
     for command in COMMANDS:
-        found = command.match(clean)
+        found = command.match(asked)
         if found:
             args, error = _arguments(command.name, found)
             return ParsedCommand(command.name, args, error)

@@ -134,9 +134,14 @@ def select(ranked, top_n: int) -> list[str]:
     return chosen
 
 
+def singular(word: str) -> str:
+    """``word`` without a plural "s" (enough to tell "type" from "types", not "class")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def _stems(phrase: str) -> set[str]:
-    """The words of ``phrase`` without a plural "s" (enough to tell "type" from "types")."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
+    """The words of ``phrase`` in the singular."""
+    return {singular(w) for w in phrase.split()}
 
 
 def ctfidf_keywords(texts_by_cluster: dict[int, list[str]], top_n: int = 6, extra_stop_words=()) -> dict[int, list[str]]:

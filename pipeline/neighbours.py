@@ -2,8 +2,12 @@
 
 Similarity is the cosine of the (L2-normalised) embeddings, computed block by block so
 memory stays at ``block × n`` whatever the number of people. The shared words of a pair
-are the words both texts use, ranked by the product of their TF-IDF weights in the two
-texts (IDF over everyone), so rare words both people care about come first.
+are the words and two-word phrases ("machine learning") both texts use, ranked by the
+product of their TF-IDF weights in the two texts (IDF over everyone), so rare words both
+people care about come first. Singular and plural count as one ("kernel", "kernels"),
+shown as the first person wrote it. A phrase takes the place of its own words ("game
+engine", not also "engine"). In a batch of ``MIN_DOCS_FOR_DF`` or more, a term more than
+``MAX_DF`` of the people use is too common to explain a match and is left out.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from pipeline.keywords import phrases, select, singular
 from pipeline.result import Neighbour
-from pipeline.stopwords import tokens
 
 BLOCK = 1024  # rows of the similarity matrix held at once
+MAX_DF = 0.25  # share of people above which a term says nothing about a pair
+MIN_DOCS_FOR_DF = 12  # below this every shared term counts: a share of a handful means little
+CANDIDATES = 3  # terms ranked per shown word, so a phrase can replace its own words
 
 
 def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 3) -> list[list[Neighbour]]:
@@ -52,6 +59,30 @@ def top_k(embeddings: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarra
     return index, similarity
 
 
+def written_terms(text: str) -> list[str]:
+    """``text``'s content words and two-word phrases of adjacent content words, as written."""
+    runs = phrases(text)
+    return [w for run in runs for w in run] + [f"{a} {b}" for run in runs for a, b in zip(run, run[1:])]
+
+
+def term_key(term: str) -> str:
+    """What two people's terms must agree on: the words in the singular."""
+    return " ".join(map(singular, term.split()))
+
+
+def terms(text: str) -> list[str]:
+    """The keys of ``text``'s terms, with repeats (the analyzer of the TF-IDF)."""
+    return [term_key(term) for term in written_terms(text)]
+
+
+def surface_forms(text: str) -> dict[str, str]:
+    """Each key of ``text``'s terms → the term as the text first writes it."""
+    found: dict[str, str] = {}
+    for term in written_terms(text):
+        found.setdefault(term_key(term), term)
+    return found
+
+
 def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[list[str]]]:
     """For each pair (i, index[i, j]), up to ``shared`` words both texts use, best first."""
     n, k = index.shape
@@ -59,16 +90,19 @@ def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[
     if shared <= 0:
         return words
     try:
-        weights = TfidfVectorizer(analyzer=tokens, sublinear_tf=True).fit(texts)
+        max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
+        weights = TfidfVectorizer(analyzer=terms, sublinear_tf=True, max_df=max_df).fit(texts)
     except ValueError:  # no text has a single meaningful word
         return words
     vocabulary = weights.get_feature_names_out()
     tfidf = weights.transform(texts).tocsr()
+    written = [surface_forms(text) for text in texts]
     left = np.repeat(np.arange(n), k)
     products = sparse.csr_matrix(tfidf[left].multiply(tfidf[index.ravel()]))
     for pair in range(n * k):
         start, end = products.indptr[pair], products.indptr[pair + 1]
         columns, values = products.indices[start:end], products.data[start:end]
-        best = np.lexsort((vocabulary[columns], -values))[:shared]
-        words[pair // k][pair % k] = [str(w) for w in vocabulary[columns[best]]]
+        best = np.lexsort((vocabulary[columns], -values))[:CANDIDATES * shared]
+        keys = select([str(w) for w in vocabulary[columns[best]]], shared)
+        words[pair // k][pair % k] = [written[pair // k].get(key, key) for key in keys]
     return words

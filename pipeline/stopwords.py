@@ -3,9 +3,10 @@
 One place for the list: the neighbours' shared words and the cluster keywords both use it.
 ``STOP_WORDS`` is scikit-learn's English list plus the filler every introduction shares
 ("hi everyone, I'm excited to be here, looking forward to …"): greetings, the batch and
-the place, feelings about joining, and vague verbs and nouns of wanting and doing. A few
-of scikit-learn's words ("computer", "system") are kept, and so is "learning" (as in
-machine learning): here they are interests.
+the place, feelings about joining, vague verbs, adjectives and nouns of wanting and doing
+("write", "small", "toy", "project"), and contractions with or without the apostrophe
+("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "systems") are
+kept, and so is "learning" (as in machine learning): here they are interests.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 GREETINGS = {
     "hi", "hello", "hey", "hiya", "howdy", "folks", "everyone", "everybody", "all", "y'all", "yall",
-    "welcome", "thanks", "thank",
+    "welcome", "thanks", "thank", "ciao", "hola", "bonjour", "salut", "greetings",
 }
 BATCH_TALK = {
     "recurse", "rc", "batch", "batches", "recurser", "recursers", "center", "week", "weeks",
@@ -38,13 +39,26 @@ VAGUE = {
     "good", "great", "cool", "fun", "nice", "way", "ways", "able", "different", "various",
     "background", "previously", "recently", "people", "person", "spend", "spent", "using", "use",
     "used", "based", "etc", "especially", "lately", "mostly", "probably", "ok", "okay",
+    "write", "writes", "writing", "wrote", "written", "built", "builds", "made", "makes",
+    "read", "reads", "reading", "small", "tiny", "toy", "big", "old", "real", "thing",
+    "job", "jobs", "project", "projects", "start", "started", "starting", "hopefully",
+    "following", "follow", "enjoy", "enjoying", "goal", "goals", "system",
 }
+# contractions: "you're", "i've" … and the same without the apostrophe where that is no word
+_SUBJECTS = ("i", "you", "we", "they", "he", "she", "it", "that", "there", "what", "who", "let")
+_VERBS = ("do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "ca", "wo", "could",
+          "would", "should")
+CONTRACTIONS = (
+    {f"{s}'{end}" for s in _SUBJECTS for end in ("m", "re", "ve", "ll", "d", "s")}
+    | {f"{v}n't" for v in _VERBS} | {f"{v}nt" for v in _VERBS}
+    | {"im", "ive", "youre", "youve", "theyre", "weve", "thats", "theres", "whats", "lets"}
+)
 
 # scikit-learn's list has a few words that are real interests in a programmers' community
-TOPICAL = {"computer", "system", "systems"}
+TOPICAL = {"computer", "systems"}
 
 STOP_WORDS: frozenset[str] = frozenset(
-    (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE
+    (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
 )
 
 # letters/digits, optionally joined by one apostrophe (i'm), with a "++" or "#" tail (c++, c#)

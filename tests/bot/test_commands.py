@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.commands import COMMANDS, MAX_K, ParsedCommand, help_text, normalize, parse
+from bot.commands import COMMANDS, FILLER, MAX_K, ParsedCommand, help_text, normalize, parse
 
 FORGIVING = [
     ("help", "help", {}),
@@ -31,6 +31,41 @@ FORGIVING = [
     (f"cluster {10**20}", "cluster", {"number": 10**20}),
     ("clusters", "clusters", {}),
     ("list all the groups", "clusters", {}),
+    ("clusters please", "clusters", {}),
+    ("hey, could @**batchviz** show the clusters?", "clusters", {}),
+    ("list clusters", "clusters", {}),
+    ("list groups", "clusters", {}),
+    ("groups", "clusters", {}),
+    ("what are the groups", "clusters", {}),
+    ("show cluster", "clusters", {}),
+    ("who else is into the same stuff as me", "near_me", {"k": None}),
+    ("who is similar to me", "near_me", {"k": None}),
+    ("people like me", "near_me", {"k": None}),
+    ("my neighbours 4", "near_me", {"k": 4}),
+    ("show me cluster 3", "cluster", {"number": 3}),
+    ("what's cluster 3?", "cluster", {"number": 3}),
+    ("tell me about group 3", "cluster", {"number": 3}),
+    ("clusters 3 please", "cluster", {"number": 3}),
+    ("near @**Jane Doe** 3", "near", {"name": "Jane Doe", "user_id": None, "k": 3}),
+    ("who's near @**Jane Doe**?", "near", {"name": "Jane Doe", "user_id": None, "k": None}),
+    ("near @**Jane Doe** 3 please", "near", {"name": "Jane Doe", "user_id": None, "k": 3}),
+    ("who is near Will Hey, please?", "near", {"name": "Will Hey", "user_id": None, "k": None}),
+    ("near A", "near", {"name": "A", "user_id": None, "k": None}),
+    ("link", "map", {}),
+    ("show the map", "map", {}),
+    ("where's the map", "map", {}),
+    ("rebuild", "refresh", {}),
+    ("update", "refresh", {}),
+    ("opt-out", "opt_out", {}),
+    ("optout", "opt_out", {}),
+    ("forget about me", "opt_out", {}),
+    ("remove me", "opt_out", {}),
+    ("opt back in", "opt_in", {}),
+    ("status?", "status", {}),
+    ("help me", "help", {}),
+    ("?", "help", {}),
+    ("commands", "help", {}),
+    ("what can you do?", "help", {}),
     ("map", "map", {}),
     ("show me the map", "map", {}),
     ("Refresh!", "refresh", {}),
@@ -49,7 +84,7 @@ def test_forgiving_inputs(text, name, args):
 
 @pytest.mark.parametrize("text, command, fragment", [
     ("cluster 3abc", "cluster", "`3abc` is not a cluster number"),
-    ("show cluster", "cluster", "Which cluster"),
+    ("show cluster #x", "cluster", "`x` is not a cluster number"),
     ("near me lots", "near_me", "number of people"),
 ])
 def test_bad_arguments_explain_themselves(text, command, fragment):
@@ -83,6 +118,26 @@ def test_parse_never_raises(text):
     """Arbitrary text parses to a known command or `unknown`, never an exception."""
     parsed = parse(text)
     assert parsed.name in {c.name for c in COMMANDS} | {"unknown"}
+
+
+NAMES = {c.name for c in COMMANDS} | {"unknown"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(FILLER) + ["me", "cluster", "groups", "near", "3", "@**Jo**", "#", "?", "-"]),
+                max_size=12).map(" ".join))
+def test_parse_never_raises_on_command_like_text(text):
+    """Mixtures of filler, command words, mentions and numbers parse to a known name, never raise."""
+    assert parse(text).name in NAMES
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(COMMANDS), st.lists(st.sampled_from(sorted(FILLER)), max_size=4),
+       st.sampled_from(["", "?", " please", "!", " @**batchviz**"]))
+def test_filler_around_a_usage_keeps_its_meaning(command, before, after):
+    """Polite filler before a command's usage and punctuation after it don't change the command."""
+    usage = command.usage.split(" / ")[0].replace(" [k]", "").replace("N", "2")
+    assert parse(" ".join(before + [usage]) + after).name == command.name
 
 
 def test_help_lists_every_command():

@@ -130,3 +130,18 @@ def test_a_word_every_cluster_uses_does_not_lead_every_name():
     }
     named = ctfidf_keywords(texts, 2)
     assert named[0][0] != "python" and named[1][0] != "python"
+
+
+def test_contractions_and_intro_filler_are_never_keywords():
+    """"following", "you're", "I've been" and vague verbs don't name a cluster; its topic does."""
+    texts = {
+        0: ["Following the linkers thread, you're all great. I've been writing a toy LLVM backend.",
+            "I've been following LLVM closely; you're welcome to pair on linkers.",
+            "You're going to see me writing assembly and linkers. I'm following the backend work."],
+        1: ["I've been knitting sweaters; you're welcome to join the wool circle.",
+            "Following patterns for sweaters and wool, I've been learning to spin."],
+    }
+    named = ctfidf_keywords(texts, 6)
+    words = {w for keywords in named.values() for keyword in keywords for w in keyword.split()}
+    assert {"llvm", "linkers"} <= words and {"wool", "sweaters"} <= words
+    assert not words & {"following", "you're", "i've", "been", "writing", "toy", "i'm"}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.embed import HashingEmbedder
-from pipeline.neighbours import nearest, top_k
+from pipeline.neighbours import MAX_DF, MIN_DOCS_FOR_DF, nearest, shared_words, top_k
 from pipeline.stopwords import STOP_WORDS, tokens
 
 TEXTS = [
@@ -64,13 +64,14 @@ def test_shared_words_are_shared_and_meaningful(result):
         for nb in row:
             assert len(nb.shared_words) <= 3
             for word in nb.shared_words:
-                assert word in tokens(TEXTS[i]) and word in tokens(TEXTS[nb.index]) and word not in STOP_WORDS
+                for part in word.split():
+                    assert part in tokens(TEXTS[i]) and part in tokens(TEXTS[nb.index]) and part not in STOP_WORDS
     assert set(result[0][0].shared_words) == {"rust", "compilers", "parsers"}
 
 
 def test_rarer_shared_word_ranks_first():
     """Of two shared words, the one fewer people use explains the match better."""
-    texts = ["rust haskell", "rust haskell", "rust", "rust"]
+    texts = ["rust, haskell", "rust, haskell", "rust", "rust"]
     row = nearest(HashingEmbedder().encode(texts), texts, k=1, shared=2)[0]
     assert row[0].shared_words == ["haskell", "rust"]
 
@@ -98,3 +99,39 @@ def test_mismatched_texts_are_rejected():
 def test_tokens_drop_filler_and_keep_languages():
     """The tokenizer lowercases, drops introduction filler and keeps names like c++ and c#."""
     assert tokens("Hi everyone, I'm excited to learn C++ and C# at Recurse! 2024") == ["c++", "c#"]
+
+
+GENERIC = {"write", "writing", "small", "toy", "tiny", "reading", "fun", "system", "lately", "started"}
+
+
+def test_shared_words_explain_the_match_without_generic_words():
+    """Two people's topical words and phrases are shown; vague intro words and covered words are not."""
+    texts = [
+        "I like to write small toy programs. Lately I've been reading about machine learning "
+        "and writing a tiny game engine in Rust; my system is fun.",
+        "Recently I started reading up on machine learning, and I write small tools, "
+        "a toy game engine and a tiny system for fun in Rust.",
+        "I knit sweaters and write poems; reading novels is fun.",
+    ]
+    words = shared_words(texts, np.array([[1]]), shared=5)[0][0]
+    assert {"machine learning", "game engine", "rust"} <= set(words)
+    assert not set(words) & GENERIC
+    assert not {"machine", "learning", "game", "engine"} & set(words)  # a phrase replaces its words
+
+
+def test_words_most_people_use_do_not_explain_a_match():
+    """In a big enough batch, a word more than MAX_DF of the people use is never a shared word."""
+    n = max(MIN_DOCS_FOR_DF, 16)
+    topics = [f"topic{j // 2}x" for j in range(n)]  # people 2j and 2j+1 share one rare word
+    texts = [f"python; {topic}" for topic in topics]
+    assert 1 / n < MAX_DF < 1
+    pairs = np.array([[j ^ 1] for j in range(n)])
+    words = shared_words(texts, pairs, shared=3)
+    assert all(row[0] == [topics[j]] for j, row in enumerate(words))
+
+
+def test_singular_and_plural_are_one_shared_word_shown_as_written():
+    """"kernel" and "kernels" are shared, shown as each asker wrote it."""
+    texts = ["I write an operating system kernel in rust.", "Kernels and rust, please."]
+    words = shared_words(texts, np.array([[1], [0]]), shared=3)
+    assert words[0][0] == ["kernel", "rust"] and words[1][0] == ["kernels", "rust"]
