@@ -22,7 +22,6 @@ from pipeline.render import render_html, render_png
 from pipeline.result import MapResult
 
 log = logging.getLogger(__name__)
-OVERLAP = 0.3  # share of the smaller cluster two clusters must have in common to be related
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,19 @@ def _members(result: MapResult) -> dict[int, set[str]]:
     return {n: {result.people[i].person_id for i in c.members} for n, c in result.clusters.items()}
 
 
-def _related(old: dict[int, set[str]], new: dict[int, set[str]]) -> set[tuple[int, int]]:
-    """(old number, new number) pairs sharing a good part of the smaller cluster."""
-    return {
-        (o, n) for o, old_ids in old.items() for n, new_ids in new.items()
-        if len(old_ids & new_ids) >= max(1.0, OVERLAP * min(len(old_ids), len(new_ids)))
-    }
+def _mostly_in(part: set[str], whole: set[str]) -> bool:
+    """More than half of ``part`` is in ``whole``."""
+    return len(part & whole) > len(part) / 2
+
+
+def _related(old: dict[int, set[str]], new: dict[int, set[str]]) -> tuple[set, set]:
+    """(old, new) pairs where the old cluster went mostly into the new one, and pairs where
+    the new cluster came mostly from the old one. A merge needs two old clusters of the
+    first kind in one new cluster, a split two new clusters of the second kind from one
+    old cluster, so a few people moving between groups is neither."""
+    went = {(o, n) for o, a in old.items() for n, b in new.items() if _mostly_in(a, b)}
+    came = {(o, n) for o, a in old.items() for n, b in new.items() if _mostly_in(b, a)}
+    return went, came
 
 
 def _keywords(result: MapResult, number: int) -> str:
@@ -118,23 +124,24 @@ def _people_changes(old: MapResult, new: MapResult) -> list[str]:
     joined = [doc.name for doc in new.people if doc.person_id not in before]
     left = len(before - {doc.person_id for doc in new.people})
     lines = [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
-    return lines + ([f"{left} people left the map."] if left else [])
+    return lines + ([f"{left} {'person' if left == 1 else 'people'} left the map."] if left else [])
 
 
 def _cluster_changes(old: MapResult, new: MapResult) -> list[str]:
-    pairs = _related(_members(old), _members(new))
+    went, came = _related(_members(old), _members(new))
+    related = went | came
     lines = []
     for n in sorted(new.clusters):
-        sources = {o for o, m in pairs if m == n}
-        if not sources:
+        merged = {o for o, m in went if m == n}
+        if len(merged) > 1:
+            lines.append(f"Clusters {_joined(merged)} merged into cluster {n}: {_keywords(new, n)}")
+        elif not any(m == n for _, m in related):
             lines.append(f"New cluster {n}: {_keywords(new, n)}")
-        elif len(sources) > 1:
-            lines.append(f"Clusters {_joined(sources)} merged into cluster {n}: {_keywords(new, n)}")
     for o in sorted(old.clusters):
-        targets = {m for p, m in pairs if p == o}
-        if len(targets) > 1:
-            lines.append(f"Cluster {o} split into clusters {_joined(targets)}")
-        elif not targets:
+        pieces = {n for p, n in came if p == o}
+        if len(pieces) > 1:
+            lines.append(f"Cluster {o} split into clusters {_joined(pieces)}")
+        elif not any(p == o for p, _ in related):
             lines.append(f"Cluster {o} ({_keywords(old, o)}) dissolved")
     return lines
 

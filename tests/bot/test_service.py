@@ -75,3 +75,17 @@ def test_rebuild_writes_files_named_by_snapshot(demo_store, tmp_path):
     page = built.html_path.read_text(encoding="utf-8")
     assert built.result.people[0].name not in page
     assert built.changes == ["No changes since the previous map."]
+
+
+def test_a_few_people_moving_is_neither_a_merge_nor_a_split():
+    """Two people moving from one group to another changes no group's identity."""
+    old = make_map({1: ["a", "b", "c", "d", "e"], 2: ["f", "g", "h", "i", "j"]})
+    new = make_map({1: ["a", "b", "c", "d", "e", "f", "g"], 2: ["h", "i", "j"]})
+    assert describe_changes(old, new) == ["No changes since the previous map."]
+
+
+def test_one_leaver_is_one_person():
+    """The count of people who left reads as a sentence."""
+    old = make_map({1: ["a", "b", "c", "d"]})
+    new = make_map({1: ["a", "b", "c"]})
+    assert describe_changes(old, new) == ["1 person left the map."]
