@@ -43,7 +43,7 @@ class Ingestor:
     def source_for(self, stream: str, topic: str):
         return next((s for s in self.sources if s.matches(stream, topic)), None)
 
-    # -- backfill
+    # -- backfill (after every registration) and resync (once, at process start)
 
     def backfill(self, source) -> bool:
         """Fetch every message of the source newer than the last one stored."""
@@ -52,6 +52,32 @@ class Ingestor:
         changed = self._ingest_all(m for page in pages for m in page)
         log.info("Backfilled source %s after message %s", source.name, last)
         return changed
+
+    def resync(self, source) -> bool:
+        """Read the source's whole history once: apply edits made while the bot was down
+        and forget stored messages that were deleted or moved out of it meanwhile."""
+        present: set[int] = set()
+        changed = False
+        for page in self._pages(_narrow(source.stream, source.topic), None):
+            for message in page:
+                if self._belongs_to(message, source):
+                    present.add(int(message["id"]))
+                changed = self.ingest_message(message) or changed
+        gone = self._stored_ids(source) - present
+        for message_id in sorted(gone):
+            changed = bool(self.store.move_message(message_id, None)) or changed
+        log.info("Resynced source %s: %d messages, %d gone", source.name, len(present), len(gone))
+        return changed
+
+    def _belongs_to(self, message: dict, source) -> bool:
+        found = self.source_for(message.get("display_recipient", ""), _topic(message))
+        return found is not None and found.name == source.name
+
+    def _stored_ids(self, source) -> set[int]:
+        """Ids of the source's stored messages, as far as `Store.documents` lists them
+        (opted-out people have none stored; messages with no text left after cleaning
+        are not listed, so such a message deleted while the bot was down stays stored)."""
+        return {int(i) for doc in self.store.documents(source.name) for i in doc.extra["message_ids"]}
 
     def _pages(self, narrow: list[dict], after: int | None) -> Iterator[list[dict]]:
         """Pages of messages in the narrow, oldest first, strictly after `after` (None: all)."""

@@ -1,4 +1,4 @@
-"""The long-running bot: connect, register, backfill, follow events, answer, schedule.
+"""The long-running bot: connect, register, resync/backfill, follow events, answer, schedule.
 
 `Bot` wires the parts together and owns their lifecycle; `run(settings)` is the
 process (signal handlers, then block until asked to stop). The event loop is written
@@ -50,7 +50,9 @@ class Bot:
         self._thread: threading.Thread | None = None
         self._queue_id: str | None = None
         self._last_event_id = -1
-        self.ready = threading.Event()  # set once registered and backfilled
+        self._resynced = False  # the full read at process start is done
+        self._last_message_id = -1  # the newest message seen (events or registration)
+        self.ready = threading.Event()  # set once registered and caught up
         self.server: MapServer | None = None
 
     # -- lifecycle
@@ -127,10 +129,10 @@ class Bot:
             return
         if exc.code == "BAD_EVENT_QUEUE_ID":
             log.warning("Event queue %s expired; registering again", self._queue_id)
-        else:
+            self._queue_id = None
+        else:  # keep the queue: once Zulip is back it still holds what was sent meanwhile
             log.error("Event queue error: %s", exc)
             self._stopping.wait(ERROR_PAUSE)
-        self._queue_id = None
 
     def _register(self) -> str:
         answer = self.io.call("register", event_types=EVENT_TYPES, narrow=[],
@@ -139,15 +141,35 @@ class Bot:
                               client_capabilities={"bulk_message_deletion": True})
         self._queue_id, self._last_event_id = answer["queue_id"], int(answer["last_event_id"])
         log.info("Registered event queue %s", self._queue_id)
+        # The first time in this process, read every source in full (edits and deletions
+        # made while the bot was down); after a re-registration the gap since is enough.
+        catch_up = self.ingestor.backfill if self._resynced else self.ingestor.resync
         try:
             for source in self.settings.sources:
-                if self.ingestor.backfill(source):
+                interrupted = self.refresher.is_stale(source) and self.store.message_count(source.name)
+                if catch_up(source) or interrupted:  # new content, or a build a crash cut short
                     self.content_changed()
+            if self._resynced:
+                self._answer_missed(int(answer["max_message_id"]))
         except BaseException:
-            self._queue_id = None  # register and backfill again: the gap must be read
+            self._queue_id = None  # register and read again: the gap must be read
             raise
+        self._resynced = True
+        self._last_message_id = max(self._last_message_id, int(answer["max_message_id"]))
         self.ready.set()
         return self._queue_id
+
+    def _answer_missed(self, up_to: int) -> None:
+        """Answer the direct messages sent while no queue was listening: after the last
+        message event seen, up to this registration (later ones arrive as events).
+        Mentions in streams during such a gap are not caught up."""
+        answer = self.io.call("get_messages", {
+            "anchor": self._last_message_id, "include_anchor": False, "num_before": 0,
+            "num_after": 200, "narrow": [{"operator": "is", "operand": "dm"}], "apply_markdown": False,
+        })
+        for message in answer["messages"]:
+            if message["id"] <= up_to:
+                self.dispatcher.submit(message)
 
     def _deregister(self) -> None:
         queue_id, self._queue_id = self._queue_id, None
@@ -163,6 +185,7 @@ class Bot:
             if self.ingestor.handle_event(event):
                 self.content_changed()
             if event.get("type") == "message":
+                self._last_message_id = max(self._last_message_id, int(event["message"]["id"]))
                 self.dispatcher.submit(event["message"])
         except Exception:
             log.exception("Handling a %s event failed; continuing", event.get("type"))
@@ -183,7 +206,8 @@ class Bot:
 
     def refresh_stale(self) -> None:
         for source in self.settings.sources:
-            self.refresher.refresh_if_stale(source)
+            while self.refresher.refresh_if_stale(source) is not None:
+                pass  # content arrived during the build (its own debounce was skipped): again
 
     def _map_file(self, source: str, snapshot_id: int, suffix: str) -> Path | None:
         if source not in {src.name for src in self.settings.sources}:
@@ -198,13 +222,13 @@ class Bot:
 
     def _start_web(self) -> MapLinks:
         s = self.settings
-        signer = None
-        public_url = s.public_url
+        signer, server_url = None, ""
         if s.web_mode == "serve":
             signer = Signer(load_or_create_secret(s.data_dir))
             self.server = MapServer(s.web_host, s.web_port, signer, self._lookup).start()
-            public_url = public_url or self.server.base_url
-        return MapLinks(s.web_mode, signer, self._lookup, s.link_ttl_hours, public_url, s.map_dir)
+            server_url = self.server.base_url
+        return MapLinks(s.web_mode, signer, self._lookup, s.link_ttl_hours, s.public_url,
+                        s.map_dir, server_url=server_url)
 
     # -- commands
 

@@ -41,6 +41,7 @@ class Scheduler:
         self.debounce_at: datetime | None = None
         self._background: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._stopped = False
 
     # -- lifecycle
 
@@ -55,8 +56,11 @@ class Scheduler:
         log.info("Scheduler started; next weekly post %s", self.next_run("weekly-post"))
 
     def shutdown(self) -> None:
+        """Stop firing jobs and wait for a running one, which may still write to the store."""
+        with self._lock:
+            self._stopped = True
         if self._background is not None:
-            self._background.shutdown(wait=False)
+            self._background.shutdown(wait=True)
             self._background = None
 
     # -- running
@@ -108,9 +112,16 @@ class Scheduler:
         return at
 
     def _run_debounced(self) -> None:
-        with self._lock:
-            self.debounce_at = None
-        self.run(DEBOUNCE_ID)
+        """Run the debounced refresh; again if a request fell due while it ran (APScheduler
+        skips a job whose previous run is still going, which would lose that request)."""
+        again = True
+        while again:
+            with self._lock:
+                self.debounce_at = None
+            self.run(DEBOUNCE_ID)
+            with self._lock:
+                again = (not self._stopped and self.debounce_at is not None
+                         and self.debounce_at <= self.clock())
 
     def next_run(self, name: str) -> datetime | None:
         return self.triggers[name].get_next_fire_time(None, self.clock())

@@ -3,21 +3,22 @@
 Settings live in the ``[batchviz]`` section of the standard ``zuliprc`` (whose ``[api]``
 section the ``zulip`` client reads). Extra welcome topics are sections named
 ``[batchviz:source NAME]`` with the keys ``stream``, ``topic`` and ``topic_pattern``.
-``load_settings(path)`` reads the file once into a frozen, typed ``Settings``.
+``load_settings(path)`` reads the file once into a frozen, typed ``Settings``. The value
+parsers and the section reader are in ``bot.settings_parse``.
 """
 
 from __future__ import annotations
 
 import configparser
-import difflib
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.settings_parse import (
+    SettingsError, boolean, choice, components, cron, integer, name_list, optional, parse_section,
+    read_file, regex, text, timezone, url,
+)
 from pipeline.params import PipelineParams
 
 SECTION = "batchviz"
@@ -25,93 +26,6 @@ SOURCE_SECTION = "batchviz:source "
 MAIN_SOURCE = "main"
 DB_FILENAME = "batchviz.sqlite3"
 API_KEYS = ("email", "key", "site")
-
-
-class SettingsError(Exception):
-    """A setting that cannot be used; the message names the file, the key and the fix."""
-
-
-# ---- parsers: text → value, ValueError saying what is allowed ----------------------
-
-
-def text(value: str) -> str:
-    return value.strip()
-
-
-def integer(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
-        if number is None or not low <= number <= high:
-            raise ValueError(f"expected a whole number from {low} to {high}")
-        return number
-
-    return parse
-
-
-def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_optional(value: str) -> Any:
-        return None if not value.strip() else parse(value)
-
-    return parse_optional
-
-
-def choice(*allowed: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value.strip().lower() not in allowed:
-            raise ValueError("expected one of: " + ", ".join(allowed))
-        return value.strip().lower()
-
-    return parse
-
-
-def boolean(value: str) -> bool:
-    word = value.strip().lower()
-    if word in ("true", "yes", "on", "1"):
-        return True
-    if word in ("false", "no", "off", "0"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def regex(value: str) -> str:
-    try:
-        re.compile(value.strip())
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc})") from None
-    return value.strip()
-
-
-def cron(value: str) -> str:
-    try:
-        CronTrigger.from_crontab(value.strip())
-    except ValueError as exc:
-        raise ValueError(f"not a valid crontab line 'min hour day month weekday' ({exc})") from None
-    return value.strip()
-
-
-def timezone(value: str) -> str:
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
-    return value.strip()
-
-
-def name_list(value: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in value.split(",") if name.strip())
-
-
-def components(value: str) -> int:
-    return int(choice("2", "3")(value))
-
-
-def url(value: str) -> str:
-    if value.strip() and not re.match(r"https?://[^\s/]+", value.strip()):
-        raise ValueError("expected an http:// or https:// URL")
-    return value.strip().rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -138,8 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "batchviz-data", "Database and maps folder, relative to this file's folder."),
     Setting("web_mode", "serve", "serve: the bot serves maps; dir: only write them to map_dir; off.", choice("serve", "dir", "off")),
     Setting("web_host", "127.0.0.1", "Address the map web server listens on."),
-    Setting("web_port", "8765", "Port the map web server listens on.", integer(1, 65535)),
-    Setting("public_url", "", "Base URL people open maps at (empty: http://web_host:web_port).", url),
+    Setting("web_port", "8765", "Port the map web server listens on (0: any free port).", integer(0, 65535)),
+    Setting("public_url", "", "Base URL people open maps at (empty: the map server's address; file paths in dir mode).", url),
     Setting("link_ttl_hours", "168", "How long a map link works.", integer(1, 24 * 366)),
     Setting("map_dir", "", "Folder the maps are written to in dir mode (empty: data_dir/site).", text),
     Setting("pseudonymize", "false", "Show made-up names on the map instead of real ones.", boolean),
@@ -286,28 +200,6 @@ def render_example() -> str:
     return "\n".join(lines)
 
 
-def _fail(path: Path, section: str, key: str, value: str, why: str) -> SettingsError:
-    return SettingsError(f"{path}: [{section}] {key} = {value!r}: {why}")
-
-
-def _unknown(path: Path, section: str, key: str, known: list[str]) -> SettingsError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-    return SettingsError(f"{path}: [{section}] unknown key {key!r}{hint}")
-
-
-def _parse_section(path: Path, section: str, raw: dict[str, str], table: dict) -> dict[str, Any]:
-    values = {}
-    for key, value in raw.items():
-        if key not in table:
-            raise _unknown(path, section, key, list(table))
-        try:
-            values[key] = table[key](value)
-        except ValueError as exc:
-            raise _fail(path, section, key, value, str(exc)) from None
-    return values
-
-
 def _source(path: Path, name: str, values: dict[str, Any], prefix: str = "") -> Source:
     section = SECTION if not prefix else f"{SOURCE_SECTION}{name}"
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name):
@@ -330,7 +222,7 @@ def _sources(path: Path, parser: configparser.ConfigParser, values: dict[str, An
     for section in parser.sections():
         if section.startswith(SOURCE_SECTION):
             name = section[len(SOURCE_SECTION):].strip()
-            raw = _parse_section(path, section, dict(parser[section]), SOURCE_KEYS)
+            raw = parse_section(path, section, dict(parser[section]), SOURCE_KEYS)
             sources.append(_source(path, name, raw))
     names = [source.name for source in sources]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -339,25 +231,12 @@ def _sources(path: Path, parser: configparser.ConfigParser, values: dict[str, An
     return tuple(sources)
 
 
-def _read(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror})") from None
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: not a valid zuliprc ({str(exc).splitlines()[0]})") from None
-    return parser
-
-
 def _resolve(values: dict[str, Any], base: Path) -> dict[str, Any]:
     """Fill the defaults that depend on other keys; make folders absolute."""
     values = {setting.name: setting.parse(setting.default) for setting in SETTINGS} | values
     values["data_dir"] = base / Path(values["data_dir"]).expanduser()
     values["map_dir"] = base / Path(values["map_dir"]).expanduser() if values["map_dir"] else values["data_dir"] / "site"
     values["post_stream"] = values["post_stream"] or values["source_stream"]
-    values["public_url"] = values["public_url"] or f"http://{values['web_host']}:{values['web_port']}"
     return values
 
 
@@ -370,10 +249,10 @@ def default_settings(base: str | Path = ".", **overrides: Any) -> Settings:
 def load_settings(path: str | Path) -> Settings:
     """Read and validate ``[batchviz]`` (and the sources) of a zuliprc."""
     path = Path(path)
-    parser = _read(path)
+    parser = read_file(path)
     raw = dict(parser[SECTION]) if parser.has_section(SECTION) else {}
     table = {setting.name: setting.parse for setting in SETTINGS}
-    values = _resolve(_parse_section(path, SECTION, raw, table), path.resolve().parent)
+    values = _resolve(parse_section(path, SECTION, raw, table), path.resolve().parent)
     api = dict(parser["api"]) if parser.has_section("api") else {}
     return Settings(
         **values,

@@ -118,24 +118,27 @@ def _plain(status: int, message: str) -> tuple[int, bytes, str]:
 class MapLinks:
     """Mints the link people get for a map, according to `web_mode`.
 
-    serve: a signed, expiring URL on the bot's server; dir: the HTML copied into
-    `map_dir`, linked under `public_url` (or as a file path); off: no link (None).
+    serve: a signed, expiring URL under `public_url`, or when that is unset under the
+    map server's own `server_url`; dir: the HTML copied into `map_dir`, linked under
+    `public_url` (or as a file path when unset); off: no link (None). This is the one
+    place an unset `public_url` is given a meaning.
     """
 
     def __init__(self, mode: str, signer: Signer | None, lookup: Lookup, ttl_hours: float,
-                 public_url: str = "", map_dir: Path | None = None):
+                 public_url: str = "", map_dir: Path | None = None, server_url: str = ""):
         self.mode = mode
         self.signer = signer
         self.lookup = lookup
         self.ttl_seconds = ttl_hours * 3600
         self.public_url = public_url.rstrip("/")
         self.map_dir = map_dir
+        self.server_url = server_url.rstrip("/")
 
     def mint_url(self, source: str, snapshot_id: int) -> str | None:
         if self.mode == "serve" and self.signer is not None:
             expires, signature = self.signer.sign(source, snapshot_id, self.ttl_seconds)
-            return (f"{self.public_url}/map/{quote(source, safe='')}/{int(snapshot_id)}"
-                    f"?exp={expires}&sig={signature}")
+            return (f"{self.public_url or self.server_url}/map/{quote(source, safe='')}/"
+                    f"{int(snapshot_id)}?exp={expires}&sig={signature}")
         if self.mode == "dir" and self.map_dir is not None:
             return self._publish(source, snapshot_id)
         return None

@@ -5,7 +5,6 @@ Append fixtures for other bot tests below; don't reorder.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from types import SimpleNamespace
 
@@ -67,15 +66,13 @@ def sleeps():
 
 @pytest.fixture
 def make_settings(realm, tmp_path):
-    """Settings for the bot from a real zuliprc; keyword overrides replace fields."""
+    """Settings for the bot from a real zuliprc (map server on a free port); `extra` adds keys."""
 
-    def make(extra: str = "", stream: str = WELCOME, **overrides):
+    def make(extra: str = "", stream: str = WELCOME):
         text = (f"\n[batchviz]\nsource_stream = {stream}\nsource_topic = {INTRO_TOPIC}\n"
                 "embedding_model = hashing\npost_stream = general\npost_topic = maps\n"
-                "debounce_minutes = 5\nrefresh_cooldown_minutes = 10\n" + extra)
-        rc = realm.server.zuliprc(tmp_path, realm.bot, extra=text)
-        settings = load_settings(rc)
-        return dataclasses.replace(settings, web_port=0, public_url="", **overrides)
+                "debounce_minutes = 5\nrefresh_cooldown_minutes = 10\nweb_port = 0\n" + extra)
+        return load_settings(realm.server.zuliprc(tmp_path, realm.bot, extra=text))
 
     return make
 

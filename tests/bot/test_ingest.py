@@ -143,3 +143,32 @@ def test_events_are_idempotent(realm, ingestor, store, make_io):
     assert ingestor.handle_event(event) is True
     assert ingestor.handle_event(event) is False
     assert store.message_count("intro") == 1
+
+
+def test_resync_applies_edits_deletions_and_moves_made_while_away(realm, ingestor, store, intro):
+    """A full resync catches edits, deletions and moves out that no event reported."""
+    server = realm.server
+    carol = server.add_user("Carol Cook")
+    server.subscribe(carol, realm.welcome)
+    ids = {p.full_name: server.send_stream_message(p, realm.welcome, realm.topic, f"I am {p.full_name}")
+           for p in (realm.alice, realm.bob, carol)}
+    ingestor.backfill(intro)
+    server.edit_message(ids["Alice Archer"], content="I am Alice and I row")
+    server.delete_message(ids["Bob Baker"])
+    server.edit_message(ids["Carol Cook"], topic="off topic", propagate_mode="change_one")
+    assert ingestor.backfill(intro) is False  # reading forward sees none of it
+    assert ingestor.resync(intro) is True
+    assert texts(store) == {"Alice Archer": "I am Alice and I row"}
+    assert store.message_count("intro") == 1
+    assert ingestor.resync(intro) is False  # idempotent
+
+
+def test_resync_never_stores_opted_out_people(realm, ingestor, store, intro):
+    """Resync reads an opted-out person's introduction but does not store it."""
+    server = realm.server
+    store.set_consent(str(realm.bob.user_id), True)
+    for person in (realm.alice, realm.bob):
+        server.send_stream_message(person, realm.welcome, realm.topic, f"I am {person.full_name}")
+    ingestor.resync(intro)
+    assert list(texts(store)) == ["Alice Archer"]
+    assert store.message_count("intro") == 1

@@ -38,14 +38,15 @@ def stream_posts(realm, stream: str, topic: str) -> list[str]:
             if m.type == "stream" and m.stream_id == stream_id and m.topic == topic]
 
 
-def post_intros(realm) -> None:
+def post_intros(realm) -> dict[str, int]:
+    """Four introductions in the welcome topic; their message ids by person."""
     server = realm.server
     carol, dave = server.add_user("Carol Cook"), server.add_user("Dave Diver")
     for person in (carol, dave):
         server.subscribe(person, realm.welcome)
     people = {"alice": realm.alice, "bob": realm.bob, "carol": carol, "dave": dave}
-    for key, text in INTROS.items():
-        server.send_stream_message(people[key], realm.welcome, realm.topic, text)
+    return {key: server.send_stream_message(people[key], realm.welcome, realm.topic, text)
+            for key, text in INTROS.items()}
 
 
 def test_live_messages_edits_and_deletions_reach_the_store(realm, start_bot, wait_for):
@@ -77,6 +78,8 @@ def test_queue_expiry_loses_and_doubles_nothing(realm, start_bot, wait_for):
     wait_for(lambda: bot.store.message_count("main") == 4, what="the live message after")
     assert server.count("POST /register") >= 2
     assert len(replies_to(realm, realm.alice)) == 1
+    anchors = [r.params.get("anchor") for r in server.request_log if r.endpoint == "GET /messages"]
+    assert anchors[0] == "oldest" and "oldest" not in anchors[1:]  # full read at start only
 
 
 def test_event_errors_are_retried(realm, start_bot, wait_for, sleeps):
@@ -271,3 +274,22 @@ def test_a_failed_backfill_is_redone_after_registering_again(realm, start_bot):
     bot = start_bot()
     assert bot.store.message_count("main") == 1
     assert realm.server.count("POST /register") >= 2
+
+
+def test_restart_resyncs_what_changed_while_down(realm, make_settings, make_io, start_bot, wait_for):
+    """Stop the bot; edit, delete and move introductions; on restart the store matches Zulip."""
+    from bot.runner import Bot
+
+    ids = post_intros(realm)
+    server, settings = realm.server, make_settings()
+    first = Bot(settings, client_factory=make_io, background_schedules=False).start()
+    assert first.ready.wait(30)
+    assert first.store.message_count("main") == 4
+    first.stop()
+    server.edit_message(ids["alice"], content="I love sailing and now also kites.")
+    server.delete_message(ids["bob"])
+    server.edit_message(ids["carol"], topic="chit-chat", propagate_mode="change_one")
+    bot = start_bot(settings)
+    docs = {doc.name: doc.raw for doc in bot.store.documents("main")}
+    assert docs == {"Alice Archer": "I love sailing and now also kites.", "Dave Diver": INTROS["dave"]}
+    assert bot.store.message_count("main") == 2 and bot.scheduler.debounce_at is not None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.scheduler import Scheduler
+from bot.scheduler import DEBOUNCE_ID, JOB_DEFAULTS, Scheduler
 from bot.settings import default_settings
 from storage import Store
 
@@ -99,3 +102,54 @@ def test_timezone_of_the_schedule(tmp_path, store, ran):
     scheduler = make_scheduler(tmp_path, store, ran, clock, timezone="Europe/Paris")
     scheduler.run_due()
     assert scheduler.run_due(datetime(2024, 1, 1, 9, 1, tzinfo=timezone.utc)) == ["weekly-post"]
+
+
+def background_only(scheduler: Scheduler) -> Scheduler:
+    """Started in the background without the start-up catch-up job, which races a debounce."""
+    scheduler._background = BackgroundScheduler(timezone=scheduler.tz, job_defaults=JOB_DEFAULTS)
+    scheduler._background.start()
+    return scheduler
+
+
+def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store):
+    """A debounced refresh that falls due while the previous one runs still runs afterwards."""
+    started, release, runs = threading.Event(), threading.Event(), []
+
+    def slow_refresh():
+        runs.append(len(runs) + 1)
+        started.set()
+        release.wait(10)
+
+    settings = default_settings(tmp_path, source_stream="welcome", debounce_minutes=0)
+    scheduler = background_only(Scheduler(settings, store, slow_refresh, lambda: None))
+    try:
+        scheduler.debounce()
+        assert started.wait(10)
+        scheduler.debounce()  # due at once, while the first run is still going
+        time.sleep(0.3)  # let APScheduler fire (and skip) the second job
+        release.set()
+        deadline = time.monotonic() + 10
+        while len(runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.shutdown()
+    assert runs == [1, 2]
+
+
+def test_shutdown_waits_for_a_running_job(tmp_path, store):
+    """shutdown() returns only after a running refresh finished (it writes to the store)."""
+    started, finished = threading.Event(), []
+
+    def refresh():
+        started.set()
+        time.sleep(0.3)
+        finished.append("refresh")
+
+    settings = default_settings(tmp_path, source_stream="welcome", debounce_minutes=0)
+    scheduler = background_only(Scheduler(settings, store, refresh, lambda: None))
+    scheduler.debounce()
+    assert started.wait(10)
+    while scheduler._background.get_job(DEBOUNCE_ID):  # fired: APScheduler drops a date job
+        time.sleep(0.01)
+    scheduler.shutdown()
+    assert finished == ["refresh"]

@@ -65,9 +65,15 @@ def test_defaults_and_derived_values(tmp_path):
     assert settings.post_stream == "welcome" and settings.post_topic == "batchviz map"
     assert settings.data_dir == tmp_path / "batchviz-data"
     assert settings.map_dir == tmp_path / "batchviz-data" / "site"
-    assert settings.public_url == "http://127.0.0.1:8765"
+    assert settings.public_url == "" and settings.web_port == 8765  # unset stays unset
     assert settings.min_cluster_size is None and settings.pseudonymize is False
     assert settings.database.parent == settings.data_dir
+
+
+def test_web_port_zero_is_any_free_port(tmp_path):
+    """web_port = 0 (an ephemeral port, for tests) is accepted; a set public_url is kept."""
+    settings = load_settings(write(tmp_path, "web_port = 0\npublic_url = https://maps.example.org/\n"))
+    assert settings.web_port == 0 and settings.public_url == "https://maps.example.org"
 
 
 def test_typed_values(tmp_path):

@@ -39,7 +39,7 @@ def site(tmp_path, clock):
 
     signer = Signer(load_or_create_secret(tmp_path / "data"), clock=clock)
     server = MapServer("127.0.0.1", 0, signer, lookup).start()
-    links = MapLinks("serve", signer, lookup, ttl_hours=1, public_url=server.base_url)
+    links = MapLinks("serve", signer, lookup, ttl_hours=1, server_url=server.base_url)
     yield server, links
     server.stop()
 
@@ -143,3 +143,22 @@ def test_dir_mode_publishes_a_copy(tmp_path):
                      public_url="https://maps.example.org/", map_dir=tmp_path / "site")
     assert links.mint_url("intro", 3) == "https://maps.example.org/intro-3.html"
     assert (tmp_path / "site" / "intro-3.html").read_text() == HTML
+
+
+def test_dir_mode_without_public_url_links_the_file(tmp_path):
+    """In dir mode an unset public_url gives the copied file's path, never a server URL."""
+    (tmp_path / "3.html").write_text(HTML)
+    links = MapLinks("dir", None, lambda s, i: tmp_path / f"{i}.html", ttl_hours=1,
+                     map_dir=tmp_path / "site", server_url="http://127.0.0.1:8765")
+    assert links.mint_url("intro", 3) == str(tmp_path / "site" / "intro-3.html")
+
+
+def test_serve_mode_prefers_the_public_url(tmp_path):
+    """A set public_url is the base of served links; unset, the server's own address is."""
+    signer = Signer(load_or_create_secret(tmp_path))
+    lookup = lambda s, i: None  # noqa: E731
+    public = MapLinks("serve", signer, lookup, 1, public_url="https://maps.example.org/",
+                      server_url="http://127.0.0.1:9")
+    unset = MapLinks("serve", signer, lookup, 1, server_url="http://127.0.0.1:9")
+    assert public.mint_url("intro", 3).startswith("https://maps.example.org/map/intro/3?exp=")
+    assert unset.mint_url("intro", 3).startswith("http://127.0.0.1:9/map/intro/3?exp=")
