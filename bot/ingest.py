@@ -63,7 +63,7 @@ class Ingestor:
                 if self._belongs_to(message, source):
                     present.add(int(message["id"]))
                 changed = self.ingest_message(message) or changed
-        gone = self._stored_ids(source) - present
+        gone = self.store.message_ids(source.name) - present
         for message_id in sorted(gone):
             changed = bool(self.store.move_message(message_id, None)) or changed
         log.info("Resynced source %s: %d messages, %d gone", source.name, len(present), len(gone))
@@ -72,12 +72,6 @@ class Ingestor:
     def _belongs_to(self, message: dict, source) -> bool:
         found = self.source_for(message.get("display_recipient", ""), _topic(message))
         return found is not None and found.name == source.name
-
-    def _stored_ids(self, source) -> set[int]:
-        """Ids of the source's stored messages, as far as `Store.documents` lists them
-        (opted-out people have none stored; messages with no text left after cleaning
-        are not listed, so such a message deleted while the bot was down stays stored)."""
-        return {int(i) for doc in self.store.documents(source.name) for i in doc.extra["message_ids"]}
 
     def _pages(self, narrow: list[dict], after: int | None) -> Iterator[list[dict]]:
         """Pages of messages in the narrow, oldest first, strictly after `after` (None: all)."""

@@ -122,6 +122,13 @@ class MessagesMixin:
             return conn.execute("SELECT count(*) FROM messages WHERE source = ?",
                                 (as_key(source, "source"),)).fetchone()[0]
 
+    def message_ids(self, source: str) -> set[int]:
+        """Ids of every message stored for the source, with or without text."""
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT message_id FROM messages WHERE source = ?",
+                                (as_key(source, "source"),)).fetchall()
+        return {row[0] for row in rows}
+
     def documents(self, source: str) -> list[Document]:
         """One document per person, ordered by their first message; opted-out people and
         people with no text left after cleaning are excluded."""

@@ -150,3 +150,12 @@ def test_bad_values_are_refused_with_the_field_named(store, bad, error):
     with pytest.raises(error, match=next(iter(bad))):
         store.upsert_message(**args)
     assert store.message_count(SOURCE) == 0
+
+
+def test_message_ids_include_messages_with_no_text(store):
+    """A message that cleaned to nothing (only a quote) is still listed, so a resync can forget it."""
+    post(store, 1, "10", "I like chess", 100)
+    post(store, 2, "11", "", 101, raw="> someone else's words")
+    post(store, 3, "12", "elsewhere", 102, source="other")
+    assert store.message_ids(SOURCE) == {1, 2}
+    assert [doc.person_id for doc in store.documents(SOURCE)] == ["10"]
