@@ -30,6 +30,8 @@ class ConsentMixin:
             )
             if opted_out:
                 self.forget_person(user_id)
+        if opted_out:
+            self._db.scrub()
 
     def opted_out(self, user_id) -> bool:
         with self._db.transaction(write=False) as conn:
@@ -48,7 +50,9 @@ class ConsentMixin:
             conn.execute(
                 "UPDATE snapshot_people SET text = '', raw = '' WHERE person_id = ?", (user_id,)
             )
-            return conn.execute("DELETE FROM messages WHERE user_id = ?", (user_id,)).rowcount
+            deleted = conn.execute("DELETE FROM messages WHERE user_id = ?", (user_id,)).rowcount
+        self._db.scrub()
+        return deleted
 
 
 def _text_hashes(conn: sqlite3.Connection, user_id: str) -> set[str]:

@@ -60,6 +60,13 @@ class Database:
                 self._conn.close()
                 self._conn = None
 
+    def scrub(self) -> None:
+        """Copy the WAL into the file and empty it, so no old copy of deleted rows stays
+        behind (secure_delete zeroes them in the file). Skipped inside a transaction."""
+        with self._lock:
+            if self._depth == 0:
+                self._open_connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @property
     def closed(self) -> bool:
         return self._conn is None
@@ -94,3 +101,4 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left in free pages
