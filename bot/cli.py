@@ -15,12 +15,13 @@ from bot import service
 from bot.answers import Answerer
 from bot.chat import UnknownPersonError, chat, choose_person
 from bot.settings import SETTINGS, SettingsError, database_path, load_settings, render_example
+from bot.zulip_io import ZulipError
 from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 from pipeline.result import MapResult
 from storage import StorageError, Store
 
-USER_ERRORS = (SettingsError, PipelineError, StorageError, UnknownPersonError, OSError)
+USER_ERRORS = (SettingsError, PipelineError, StorageError, UnknownPersonError, OSError, ZulipError)
 DEMO_SOURCE, CSV_SOURCE = "demo", "csv"
 EXPORT_SOURCES = ("main", DEMO_SOURCE, CSV_SOURCE)
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -41,6 +42,8 @@ class Dispatcher:
         self.on_consent = on_consent  # someone opted out or in: the map must be rebuilt
         self._mention = re.compile(r"@\*\*" + re.escape(own_name) + r"(?:\|\d+)?\*\*", re.IGNORECASE)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="command")
+        self._latest: dict[int, Future] = {}  # each sender's last command, to keep their order
+        self._order_lock = threading.Lock()
 
     def command_text(self, message: dict) -> str | None:
         """The command a message asks the bot, or None if it is not one."""
@@ -54,11 +57,29 @@ class Dispatcher:
         return None
 
     def submit(self, message: dict) -> Future | None:
-        """Answer the message on the worker pool if it is a command."""
+        """Answer the message on the worker pool if it is a command. One person's commands
+        are answered one at a time, in the order they came; other people's run alongside."""
         text = self.command_text(message)
         if text is None:
             return None
-        return self._pool.submit(self._answer_and_reply, message, text)
+        sender, answered = int(message["sender_id"]), Future()
+
+        def start(_previous: Future | None = None) -> None:
+            self._pool.submit(lambda: answered.set_result(self._answer_and_reply(message, text)))
+
+        with self._order_lock:
+            previous, self._latest[sender] = self._latest.get(sender), answered
+        answered.add_done_callback(lambda _: self._forget(sender, answered))
+        if previous is None:
+            start()
+        else:
+            previous.add_done_callback(start)
+        return answered
+
+    def _forget(self, sender: int, answered: Future) -> None:
+        with self._order_lock:
+            if self._latest.get(sender) is answered:
+                del self._latest[sender]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

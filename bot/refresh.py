@@ -17,6 +17,7 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 DIRTY_KEY = "dirty.{source}"
+BUILDING_KEY = "building.{source}"  # set for the length of a build: still set after a crash
 
 
 class Refresher:
@@ -35,7 +36,8 @@ class Refresher:
 
     def is_stale(self, source) -> bool:
         never_built = self.store.snapshot_info(source.name) is None
-        return never_built or self.store.get_state(DIRTY_KEY.format(source=source.name)) == "1"
+        return never_built or any(self.store.get_state(key.format(source=source.name)) == "1"
+                                  for key in (DIRTY_KEY, BUILDING_KEY))
 
     def is_running(self, source) -> bool:
         with self._guard:
@@ -64,7 +66,9 @@ class Refresher:
         return self.refresh(source) if self.is_stale(source) else None
 
     def _build(self, source) -> Any:
+        building = BUILDING_KEY.format(source=source.name)
         with self._one_at_a_time:
+            self.store.set_state(building, "1")
             self.store.set_state(DIRTY_KEY.format(source=source.name), None)
             log.info("Rebuilding the map of %s", source.name)
             try:
@@ -72,6 +76,8 @@ class Refresher:
             except BaseException:
                 self.mark_dirty(source)  # still stale: the next schedule tries again
                 raise
+            finally:
+                self.store.set_state(building, None)
 
 
 class Cooldown:

@@ -10,6 +10,7 @@ for server errors and broken connections. The API key never reaches a log record
 from __future__ import annotations
 
 import base64
+import collections
 import configparser
 import logging
 import random
@@ -27,6 +28,7 @@ DIRECT_FEATURE_LEVEL = 174  # Zulip 7.0: message type "direct" (was "private")
 CHANNEL_FEATURE_LEVEL = 250  # Zulip 9.0: message type "channel" (was "stream")
 STREAM_TYPES = frozenset({"stream", "channel"})
 DIRECT_TYPES = frozenset({"private", "direct"})
+UNMETERED = frozenset({"get_events"})  # the long-poll is served outside Zulip's API rate limit
 
 
 class ZulipError(Exception):
@@ -49,6 +51,7 @@ class RetryPolicy:
     base: float = 1.0
     ceiling: float = 60.0
     max_attempts: int = 8
+    per_minute: int = 190  # requests in any 60 s; Zulip allows 200 (the long-poll aside)
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
@@ -62,6 +65,35 @@ class RetryPolicy:
         if retry_after is None:
             return self.backoff(attempt)
         return min(self.ceiling, max(0.0, retry_after))
+
+
+class RequestBudget:
+    """Paces calls so that at most `per_minute` start in any 60 seconds."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.sleep = sleep
+        self.clock = clock
+        self._starts: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        """Wait until one more call fits in the window, then count it."""
+        while (wait := self._try_take()) > 0:
+            log.info("Pacing Zulip requests (%d in the last minute); waiting %.1f s", self.per_minute, wait)
+            self.sleep(wait)
+
+    def _try_take(self) -> float:
+        with self._lock:
+            now = self.clock()
+            while self._starts and now - self._starts[0] >= self.WINDOW:
+                self._starts.popleft()
+            if len(self._starts) < self.per_minute:
+                self._starts.append(now)
+                return 0.0
+            return self.WINDOW - (now - self._starts[0])
 
 
 # ---- secrets never logged ----------------------------------------------------------
@@ -125,6 +157,7 @@ class ZulipIO:
     def __init__(self, config_file: str, policy: RetryPolicy | None = None):
         self.config_file = str(config_file)
         self.policy = policy or RetryPolicy()
+        self.budget = RequestBudget(self.policy.per_minute, self.policy.sleep)
         email, key = _read_credentials(self.config_file)
         token = base64.b64encode(f"{email}:{key}".encode()).decode() if key else ""
         redact_in_logs(key, token)
@@ -189,14 +222,17 @@ class ZulipIO:
         self._last.retry_after = response.headers.get("Retry-After")
 
     def _with_retries(self, what: str, attempt_once: Callable[[], Any], check: bool = True) -> Any:
-        attempt = 0
+        attempt = errors = 0
         while True:
+            if what not in UNMETERED:
+                self.budget.take()
             self._last.status, self._last.retry_after = 0, None
             failure, delay_hint = self._try(attempt_once)
             if failure is None:
                 return self._checked(what, delay_hint) if check else delay_hint
             attempt += 1
-            if attempt >= self.policy.max_attempts:
+            errors += failure != "rate limited"  # a rate limit always ends: wait it out
+            if errors >= self.policy.max_attempts:
                 raise ZulipUnavailable(what, "UNAVAILABLE", f"gave up after {attempt} attempts ({failure})")
             delay = (self.policy.rate_limit(delay_hint, attempt) if failure == "rate limited"
                      else self.policy.backoff(attempt))
