@@ -8,6 +8,7 @@ keyword is just a dollar sign.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -43,7 +44,12 @@ def render_png(
     if not len(result):
         axes.text(0.5, 0.5, "No introductions yet", ha="center", transform=axes.transAxes)
     _draw_heading(figure, result, title)
-    figure.savefig(path, dpi=DPI, format="png")
+    with warnings.catch_warnings():
+        # A name in a script the installed fonts lack is drawn as boxes; that is no
+        # reason to warn in the user's face (the interactive page shows it right).
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        warnings.filterwarnings("ignore", message="Matplotlib currently does not support")
+        figure.savefig(path, dpi=DPI, format="png")
 
 
 def _draw_groups(axes, result: MapResult, xy: np.ndarray) -> None:

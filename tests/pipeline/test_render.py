@@ -159,6 +159,13 @@ def test_tiny_maps_render(n, tmp_path):
     assert Image.open(tmp_path / "tiny.png").size == (1200, 800)
 
 
+def test_png_of_names_in_any_script_warns_nothing(tmp_path, recwarn):
+    """Names in scripts the fonts lack (CJK, Arabic, emoji) draw without a warning."""
+    names = ["日本語の名前", "مرحبا بكم", "👩‍💻 Dev", "ᚠᚢᚦ", "Ἀθηνᾶ", "ग़ज़ल"]
+    render_png(fake_map(sizes=(3,), noise=3, names=names), tmp_path / "scripts.png")
+    assert [str(w.message) for w in recwarn] == []
+
+
 @pytest.mark.parametrize("dims", [2, 3])
 def test_png_has_requested_size_and_cluster_colours(dims, tmp_path):
     """The PNG is a valid image of the asked size, painted with the page's cluster colours."""
