@@ -6,14 +6,18 @@ points: on 60 introductions they label most people noise or find one blob. The r
 below scale with ``n`` so that a batch-sized map has a handful of real groups and little
 noise, and a large map does not shatter into pairs.
 
-- ``n_neighbors`` (UMAP): about ``sqrt(n)``, between 5 and 15 and below ``n``. Few
-  neighbours keep small groups apart in a small map; 15 (UMAP's default) is plenty for
-  thousands.
+- ``n_neighbors`` (UMAP): about ``sqrt(n)``, between 5 and 30 and below ``n``. Few
+  neighbours keep small groups apart in a small map; a large one needs more to see its
+  broad groups (on 1,000 pyvideo talks, 30 neighbours with the larger groups below raised
+  the agreement with the talks' communities from ARI 0.09 to 0.16, mean of 4 seeds; see
+  benchmarks/README.md).
 - ``cluster_components``: the clustering runs on a ~5-D UMAP space (not on the 2-D
   picture, which squeezes groups together), at most ``n - 2`` dimensions so that UMAP's
   spectral start works.
-- ``min_cluster_size`` (HDBSCAN): ``sqrt(n) / 2``, at least 3 and at most 50: a group of
-  3 in a batch of 20 is a real group, 27 in 3,000 is a readable one.
+- ``min_cluster_size`` (HDBSCAN): ``sqrt(n) / 2`` or ``n / 40``, whichever is larger, at
+  least 3 and at most 50: a group of 3 in a batch of 20 is a real group; from 400 people
+  on a group is at least 2.5% of everyone (25 in 1,000), so a large map does not shatter
+  into dozens of small groups.
 - ``min_samples`` (HDBSCAN): 1 or 2. It sets how conservative HDBSCAN is about calling a
   point noise; HDBSCAN's default (= min_cluster_size) leaves 30–50% of a batch grey.
   A small value keeps noise low (target: at most a fifth of 60 people).
@@ -33,8 +37,8 @@ MIN_PEOPLE_FOR_GROUPS = 6
 
 
 def adaptive_n_neighbors(n: int) -> int:
-    """UMAP neighbours for ``n`` points: ~sqrt(n) within [5, 15], and below n."""
-    return max(1, min(n - 1, int(min(15, max(5, round(math.sqrt(n)))))))
+    """UMAP neighbours for ``n`` points: ~sqrt(n) within [5, 30], and below n."""
+    return max(1, min(n - 1, int(min(30, max(5, round(math.sqrt(n)))))))
 
 
 def adaptive_cluster_components(n: int) -> int:
@@ -43,8 +47,8 @@ def adaptive_cluster_components(n: int) -> int:
 
 
 def adaptive_min_cluster_size(n: int) -> int:
-    """Smallest group HDBSCAN may form: sqrt(n)/2 within [3, 50]."""
-    return int(min(50, max(3, round(math.sqrt(n) / 2))))
+    """Smallest group HDBSCAN may form: the larger of sqrt(n)/2 and n/40, within [3, 50]."""
+    return int(min(50, max(3, round(max(math.sqrt(n) / 2, n / 40)))))
 
 
 def adaptive_min_samples(n: int) -> int:

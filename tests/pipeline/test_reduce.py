@@ -63,7 +63,7 @@ def test_umap_keeps_topic_groups_apart(topic_documents):
 def test_adaptive_params_fit_every_size(n):
     """Resolved parameters are always usable for n people (below n, at least 1 or 2)."""
     p = adaptive_params(n, PipelineParams())
-    assert 1 <= p["n_neighbors"] <= max(1, n - 1) and p["n_neighbors"] <= 15
+    assert 1 <= p["n_neighbors"] <= max(1, n - 1) and p["n_neighbors"] <= 30
     assert 1 <= p["cluster_components"] <= max(1, n - 2) and p["cluster_components"] <= 5
     assert 2 <= p["min_cluster_size"] <= max(2, n)
     assert 1 <= p["min_samples"] <= p["min_cluster_size"]

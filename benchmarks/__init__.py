@@ -1,0 +1,1 @@
+"""Speed (bench.py) and quality (evaluate.py) benchmarks; see README.md."""

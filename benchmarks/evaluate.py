@@ -1,0 +1,241 @@
+"""Map quality you can measure: batchviz against BERTopic and the seed script's settings.
+
+    python benchmarks/evaluate.py [--draws 30] [--size 60] [--large 1000] [--seed 0]
+                                  [--pool labelled|all|both] [--quick]
+
+Data: pyvideo talk descriptions (label = the talk's community) in two regimes, batch-sized
+draws (``--size`` people, ``--draws`` times: mean and spread) and one draw of ``--large``;
+and the bundled demo introductions (label = the intended group). Pools: "labelled" draws
+only from the named communities (not the catch-all "general"), which makes ARI/NMI
+meaningful; "all" draws from every talk. Everything is embedded once with the bundled
+model into a cache outside the repository (``benchmarks.common.CACHE_DIR``); the three
+configurations then share those embeddings. See README.md for the columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import metrics  # noqa: E402
+from benchmarks.common import (CATCH_ALL, BenchmarkError, cache_store, format_table, load_talks,  # noqa: E402
+                               talk_documents, verdict)
+from benchmarks.configs import CONFIGS, bertopic_available  # noqa: E402
+
+MEASURES = ("ari", "ari_out", "nmi", "nmi_out", "noise", "p5_full", "p5_2d", "kw_div")
+COLUMNS = ["data", "regime", "config", "ok", "ARI", "ARI-noise", "NMI", "NMI-noise",
+           "noise", "P@5 full", "P@5 2-D", "kw div"]
+DEMO_CATCH_ALL = "none"
+MAX_BATCH_NOISE = 0.20
+MIN_KEYWORD_DIVERSITY = 0.8
+
+
+@dataclass
+class Group:
+    """A row group of the table: one data set in one regime."""
+
+    data: str
+    regime: str
+    samples: list
+    batch_sized: bool  # the noise target applies to batch-sized maps only
+
+
+@dataclass
+class Sample:
+    """One map to make: the people, their labels, and which labels mean "no group"."""
+
+    docs: list
+    labels: np.ndarray
+    catch_all: tuple[str, ...]
+
+
+def measure(run, sample: Sample, embeddings: np.ndarray) -> dict[str, float]:
+    """Every measure of one configuration's ``run`` on one sample."""
+    truth = sample.labels
+    ari, nmi = metrics.label_agreement(truth, run.labels, noise="group")
+    ari_out, nmi_out = metrics.label_agreement(truth, run.labels, noise="drop")
+    p5 = lambda points, metric: metrics.precision_at_k(points, truth, 5, metric, sample.catch_all)  # noqa: E731
+    return {
+        "ari": ari, "ari_out": ari_out, "nmi": nmi, "nmi_out": nmi_out,
+        "noise": metrics.noise_fraction(run.labels),
+        "p5_full": p5(embeddings, "cosine"),
+        "p5_2d": p5(run.coords, "euclidean") if run.coords is not None else float("nan"),
+        "kw_div": metrics.keyword_diversity(run.keywords),
+    }
+
+
+def evaluate_samples(samples: list[Sample], configs, embedder, cache, seed: int) -> dict[str, dict]:
+    """Per configuration: the measures of every sample (lists) and the failures."""
+    from pipeline.embed import embed_documents
+
+    results = {name: {"values": {m: [] for m in MEASURES}, "failed": 0, "errors": set()} for name in configs}
+    for number, sample in enumerate(samples):
+        print(f"  sample {number + 1}/{len(samples)} ({len(sample.docs)} people)", file=sys.stderr, flush=True)
+        embeddings = embed_documents(sample.docs, embedder, cache)
+        for name, run_config in configs.items():
+            try:
+                run = run_config(sample.docs, embeddings, embedder, cache, seed + number)
+            except Exception as exc:  # a method failing on a small input is a result, not a crash
+                results[name]["failed"] += 1
+                results[name]["errors"].add(f"{type(exc).__name__}: {str(exc)[:80]}")
+                continue
+            for key, value in measure(run, sample, embeddings).items():
+                results[name]["values"][key].append(value)
+    return results
+
+
+def summary(values: list[float]) -> tuple[float, float]:
+    """(mean, standard deviation) ignoring NaN; NaN when there is nothing."""
+    finite = np.asarray([v for v in values if not np.isnan(v)], dtype=float)
+    return (float(finite.mean()), float(finite.std())) if len(finite) else (float("nan"), float("nan"))
+
+
+def table_rows(data: str, regime: str, results: dict, total: int) -> list[list]:
+    rows = []
+    for name, result in results.items():
+        cells = []
+        for key in MEASURES:
+            mean, spread = summary(result["values"][key])
+            cells.append("-" if np.isnan(mean) else f"{mean:.3f}" + (f"±{spread:.3f}" if total > 1 else ""))
+        rows.append([data, regime, name, f"{total - result['failed']}/{total}", *cells])
+    return rows
+
+
+def mean_of(results: dict, config: str, key: str) -> float:
+    return summary(results[config]["values"][key])[0] if config in results else float("nan")
+
+
+def quality_targets(groups: list[Group], results_by_group: list[dict]) -> list[list]:
+    """[target, data, regime, value, target value, PASS/MISS] for batchviz in every group."""
+    rows = []
+    for group, results in zip(groups, results_by_group):
+        value = lambda key, config="batchviz": mean_of(results, config, key)  # noqa: E731
+        checks = []
+        if "bertopic" in results:
+            checks += [("ARI >= BERTopic", value("ari"), value("ari", "bertopic"), False),
+                       ("NMI >= BERTopic", value("nmi"), value("nmi", "bertopic"), False)]
+        checks += [("P@5 full >= 2-D", value("p5_full"), value("p5_2d"), False),
+                   ("keyword diversity", value("kw_div"), MIN_KEYWORD_DIVERSITY, False)]
+        if group.batch_sized:
+            checks.append(("noise <= 20%", value("noise"), MAX_BATCH_NOISE, True))
+        rows += [[name, group.data, group.regime, got, want, verdict(got, want, at_most)]
+                 for name, got, want, at_most in checks]
+    return rows
+
+
+def pyvideo_samples(talks, size: int, draws: int, seed: int, pool: str) -> list[Sample]:
+    """``draws`` random draws of ``size`` talks from the pool ("labelled" leaves out "general")."""
+    if pool == "labelled":
+        talks = talks[talks["community"] != CATCH_ALL]
+    if size > len(talks):
+        raise BenchmarkError(f"asked for {size} people but the {pool} pool has {len(talks)}")
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(draws):
+        drawn = talks.iloc[np.sort(rng.choice(len(talks), size=size, replace=False))]
+        samples.append(Sample(talk_documents(drawn), drawn["community"].to_numpy(), (CATCH_ALL,)))
+    return samples
+
+
+def demo_sample() -> Sample:
+    from pipeline.demo import load_demo
+
+    docs = load_demo()
+    return Sample(docs, np.array([d.extra["group"] for d in docs]), (DEMO_CATCH_ALL,))
+
+
+def plan(args) -> list[Group]:
+    """Every row group the options ask for, with its samples."""
+    pools = ["labelled", "all"] if args.pool == "both" else [args.pool]
+    groups = [Group("demo", "all", [demo_sample()], True)] if args.demo else []
+    if args.draws or args.large:
+        talks = load_talks(args.data)
+        for pool in pools:
+            if args.draws:
+                samples = pyvideo_samples(talks, args.size, args.draws, args.seed, pool)
+                groups.append(Group(f"pyvideo/{pool}", f"{args.size}x{args.draws}", samples, True))
+            if args.large:
+                samples = pyvideo_samples(talks, args.large, 1, args.seed, pool)
+                groups.append(Group(f"pyvideo/{pool}", str(args.large), samples, False))
+    return groups
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draws", type=int, default=30, help="batch-sized draws (0: none)")
+    parser.add_argument("--size", type=int, default=60, help="people per batch-sized draw")
+    parser.add_argument("--large", type=int, default=1000, help="people in the large draw (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pool", choices=("labelled", "all", "both"), default="both")
+    parser.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo introductions")
+    parser.add_argument("--quick", action="store_true", help="5 draws, large 300, labelled pool only")
+    parser.add_argument("--data", default=None, help="the pyvideo parquet file")
+    parser.add_argument("--model", default=None, help="embedding model (default: the bundled one; 'hashing' for a smoke test)")
+    parser.add_argument("--cache", default=None, help="folder of the embedding cache")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.draws, args.large, args.pool = min(args.draws, 5), min(args.large, 300), "labelled"
+    if args.draws < 0 or args.large < 0 or args.size < 2:
+        parser.error("--draws and --large must be 0 or more, --size at least 2")
+    return args
+
+
+def available_configs() -> tuple[dict, str | None]:
+    """The configurations that can run here, and a message when BERTopic is missing."""
+    configs = dict(CONFIGS)
+    if bertopic_available():
+        return configs, None
+    del configs["bertopic"]
+    return configs, ("bertopic is not installed (pip install -e '.[bench]'): its rows and "
+                     "the targets that compare with it are skipped.")
+
+
+def evaluate_groups(groups: list[Group], configs: dict, args) -> list[dict]:
+    """The results of every group, embedding through the benchmark's cache."""
+    from pipeline.embed import load_embedder
+
+    embedder, results = load_embedder(args.model), []
+    with cache_store(args.cache) as cache:
+        for group in groups:
+            print(f"{group.data} {group.regime}:", file=sys.stderr, flush=True)
+            results.append(evaluate_samples(group.samples, configs, embedder, cache, args.seed))
+    return results
+
+
+def report(groups: list[Group], results_by_group: list[dict]) -> str:
+    """The measures table, the targets table, and what failed where."""
+    rows = [row for group, results in zip(groups, results_by_group)
+            for row in table_rows(group.data, group.regime, results, len(group.samples))]
+    targets = quality_targets(groups, results_by_group)
+    lines = [format_table(COLUMNS, rows), "",
+             format_table(["target", "data", "regime", "value", "target value", "result"], targets)]
+    for group, results in zip(groups, results_by_group):
+        lines += [f"{name} failed in {result['failed']}/{len(group.samples)} {group.data} {group.regime} "
+                  f"samples: " + "; ".join(sorted(result["errors"]))
+                  for name, result in results.items() if result["failed"]]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configs, message = available_configs()
+    if message:
+        print(message)
+    try:
+        groups = plan(args)
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(groups, evaluate_groups(groups, configs, args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

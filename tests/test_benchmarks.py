@@ -1,0 +1,148 @@
+"""The benchmark scripts: their measures on hand-made examples, and a tiny run of each."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import bench, evaluate, metrics
+from benchmarks.common import DATA_PATH, format_table, synthetic_name, verdict
+from benchmarks.configs import plain_ctfidf_keywords
+
+needs_data = pytest.mark.skipif(not DATA_PATH.exists(), reason=f"{DATA_PATH} is not there")
+
+# Six people on a line: two tight groups of three, one far from both and labelled "general".
+LINE = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0], [30.0]])
+LINE_LABELS = np.array(["a", "a", "b", "b", "b", "b", "general"])
+
+
+def test_precision_at_k_by_hand():
+    """P@2 on the line: 0:{1,2}→½, 1:{0,2}→½, 2:{1,0}→0, 3:{4,5}→1, 4:{3,5}→1, 5:{4,3}→1."""
+    got = metrics.precision_at_k(LINE, LINE_LABELS, k=2, metric="euclidean", catch_all=("general",))
+    assert got == pytest.approx((0.5 + 0.5 + 0 + 1 + 1 + 1) / 6)
+
+
+def test_precision_at_k_asks_catch_all_people_when_told_nothing():
+    """Without a catch-all, the lone "general" person is asked too and scores 0."""
+    got = metrics.precision_at_k(LINE, LINE_LABELS, k=2, metric="euclidean")
+    assert got == pytest.approx((0.5 + 0.5 + 0 + 1 + 1 + 1 + 0) / 7)
+
+
+def test_label_agreement_counts_or_drops_noise():
+    """Noise as a group lowers ARI; leaving it out scores only the clustered people."""
+    truth = ["a", "a", "b", "b", "c"]
+    pred = [0, 0, 1, -1, -1]
+    grouped, dropped = metrics.label_agreement(truth, pred, "group"), metrics.label_agreement(truth, pred, "drop")
+    assert grouped[0] < 1.0 and grouped[1] < 1.0
+    assert dropped == pytest.approx((1.0, 1.0))
+    assert np.isnan(metrics.label_agreement(truth, [-1, -1, -1, -1, 0], "drop")[0])
+
+
+def test_noise_fraction_and_keyword_diversity_by_hand():
+    """Half the people are noise; 3 unique keywords among 4; only the first 10 count."""
+    assert metrics.noise_fraction([0, -1, -1, 1]) == 0.5
+    assert metrics.keyword_diversity({1: ["rust", "Go"], 2: ["go", "gardening"]}) == 0.75
+    assert metrics.keyword_diversity({1: [f"w{i}" for i in range(10)] + ["w0", "w1"]}) == 1.0
+
+
+def test_plain_ctfidf_names_each_cluster_by_its_own_words():
+    """The seed script's keywords: each cluster's distinctive word first, noise unnamed."""
+    texts = ["rust compilers", "rust borrow checker", "sourdough baking", "baking bread", "hello"]
+    keywords = plain_ctfidf_keywords(texts, np.array([0, 0, 1, 1, -1]))
+    assert set(keywords) == {0, 1}
+    assert keywords[0][0] == "rust" and keywords[1][0] == "baking"
+
+
+def test_table_and_verdicts():
+    """Targets read the right way round, and the table lines up its columns."""
+    assert verdict(1.0, 2.0) == "PASS" and verdict(3.0, 2.0) == "MISS"
+    assert verdict(3.0, 2.0, at_most=False) == "PASS" and verdict(float("nan"), 2.0) == "n/a"
+    lines = format_table(["name", "value"], [["x", 0.12345], ["longer", None]]).splitlines()
+    assert lines[0].index("value") == lines[2].index("0.123") == len("longer") + 2
+    assert lines[3].endswith("-")
+
+
+def test_synthetic_names_are_unique():
+    """A thousand made-up people have a thousand names."""
+    assert len({synthetic_name(i) for i in range(1000)}) == 1000
+
+
+def test_a_failing_configuration_is_counted_not_raised():
+    """A method that fails on a draw shows as "0/1 ok" and in the failure lines."""
+    from pipeline.embed import HashingEmbedder, MemoryCache
+
+    docs = load_demo_docs()[:12]
+    sample = evaluate.Sample(docs, np.array([d.extra["group"] for d in docs]), ("none",))
+
+    def broken(*_args):
+        raise ValueError("k must be at most n")
+
+    configs = {"batchviz": evaluate.CONFIGS["batchviz"], "broken": broken}
+    results = evaluate.evaluate_samples([sample], configs, HashingEmbedder(), MemoryCache(), seed=0)
+    group = evaluate.Group("demo", "12", [sample], True)
+    text = evaluate.report([group], [results])
+    assert results["broken"]["failed"] == 1 and results["batchviz"]["failed"] == 0
+    assert "demo  12      broken    0/1" in text and "broken failed in 1/1 demo 12 samples: ValueError" in text
+    assert len(results["batchviz"]["values"]["ari"]) == 1
+
+
+def test_missing_bertopic_is_said_and_skipped(monkeypatch):
+    """Without bertopic the other configurations still run, and the message says how to get it."""
+    monkeypatch.setitem(sys.modules, "bertopic", None)  # import bertopic now raises ImportError
+    configs, message = evaluate.available_configs()
+    assert set(configs) == {"batchviz", "original"}
+    assert "bertopic is not installed" in message and ".[bench]" in message
+
+
+def test_embedding_times_interleave_and_fill_the_cache():
+    """The throughput comparison times both sides and leaves every text cached for the builds."""
+    from pipeline.embed import HashingEmbedder, MemoryCache
+
+    docs, embedder, cache = load_demo_docs()[:5], HashingEmbedder(), MemoryCache()
+    bare, piped = bench.embedding_times(embedder, docs, cache, chunk=2)
+    assert bare > 0 and piped > 0
+    assert set(cache.get_embeddings(embedder.model_id, [d.text_hash for d in docs])) == {d.text_hash for d in docs}
+
+
+def load_demo_docs():
+    from pipeline.demo import load_demo
+
+    return load_demo()
+
+
+def header(output: str, first_column: str) -> list[str]:
+    """The column names of the printed table that starts with ``first_column``."""
+    line = next(line for line in output.splitlines() if line.startswith(first_column + " "))
+    return line.split("  ")
+
+
+@needs_data
+@pytest.mark.slow
+def test_evaluate_main_prints_both_tables(tmp_path, capsys):
+    """A tiny evaluation (hashing embedder) prints every configuration and the targets."""
+    code = evaluate.main(["--draws", "2", "--size", "40", "--large", "0", "--pool", "labelled",
+                          "--model", "hashing", "--cache", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [c.strip() for c in header(out, "data") if c.strip()] == evaluate.COLUMNS
+    for config in ("batchviz", "bertopic", "original"):
+        assert f"pyvideo/labelled  40x2    {config}" in out
+        assert f"demo              all     {config}" in out
+    assert "keyword diversity" in out and "noise <= 20%" in out
+    assert out.count("PASS") + out.count("MISS") >= 10
+
+
+@needs_data
+@pytest.mark.slow
+def test_bench_main_runs_the_cli_and_prints_the_tables(tmp_path, capsys):
+    """A tiny speed run (30 people, hashing embedder) fills every run and stage column."""
+    code = bench.main(["--sizes", "30", "--model", "hashing", "--keep", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [c.strip() for c in header(out, "size") if c.strip()] == bench.COLUMNS
+    rows = [line.split() for line in out.splitlines() if line.startswith("30 ")]
+    assert [r[1] for r in rows[:4]] == ["cold", "rebuild", "warm-1", "warm-2"]
+    assert all(len(r) == len(bench.COLUMNS) for r in rows[:4])
+    assert all(float(value) >= 0 for r in rows[:2] for value in r[2:])  # every stage and the peak measured
+    assert "embed throughput / bare" in out and "peak memory, cold (MiB)" in out
+    assert (tmp_path / "people-30.html").exists()
