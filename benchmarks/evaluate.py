@@ -57,16 +57,23 @@ class Sample:
 
 
 def measure(run, sample: Sample, embeddings: np.ndarray) -> dict[str, float]:
-    """Every measure of one configuration's ``run`` on one sample."""
+    """Every measure of one configuration's ``run`` on one sample.
+
+    P@5 full ranks with ``pipeline.neighbours.rank``, the order "who's near me" answers in.
+    """
+    from pipeline.neighbours import rank
+
     truth = sample.labels
     ari, nmi = metrics.label_agreement(truth, run.labels, noise="group")
     ari_out, nmi_out = metrics.label_agreement(truth, run.labels, noise="drop")
-    p5 = lambda points, metric: metrics.precision_at_k(points, truth, 5, metric, sample.catch_all)  # noqa: E731
+    n = len(truth)
+    nearest = rank(embeddings, min(5, n - 1))[0] if n > 1 else np.empty((n, 0), dtype=int)
     return {
         "ari": ari, "ari_out": ari_out, "nmi": nmi, "nmi_out": nmi_out,
         "noise": metrics.noise_fraction(run.labels),
-        "p5_full": p5(embeddings, "cosine"),
-        "p5_2d": p5(run.coords, "euclidean") if run.coords is not None else float("nan"),
+        "p5_full": metrics.neighbour_precision(nearest, truth, sample.catch_all),
+        "p5_2d": (metrics.precision_at_k(run.coords, truth, 5, "euclidean", sample.catch_all)
+                  if run.coords is not None else float("nan")),
         "kw_div": metrics.keyword_diversity(run.keywords),
     }
 

@@ -3,9 +3,10 @@
 - ``label_agreement``: adjusted Rand index and NMI of the clusters against the labels,
   with noise (-1) counted as one group of its own, or with the noise points left out.
 - ``noise_fraction``: the share of people in no cluster.
-- ``precision_at_k``: the share of a person's k nearest others that share their label,
-  averaged over people; people whose label is a catch-all ("general", "none") are not
-  asked (their neighbours can't share a meaningful label) but can be neighbours.
+- ``precision_at_k``: the share of a person's k nearest others (by a distance) that
+  share their label, averaged over people; people whose label is a catch-all ("general",
+  "none") are not asked (their neighbours can't share a meaningful label) but can be
+  neighbours. ``neighbour_precision`` is the same for any given ranking (the bot's).
 - ``keyword_diversity``: unique keywords among all clusters' top 10, over all of them.
 """
 
@@ -44,15 +45,25 @@ def precision_at_k(points, labels, k: int = 5, metric: str = "cosine", catch_all
 
     People whose label is in ``catch_all`` are not asked; ties go to the earlier person.
     """
-    points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels)
-    asked = np.flatnonzero(~np.isin(labels, list(catch_all)))
-    if len(points) < 2 or len(asked) == 0:
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) < 2:
         return float("nan")
-    k = min(k, len(points) - 1)
-    distances = pairwise_distances(points[asked], points, metric=metric)
-    distances[np.arange(len(asked)), asked] = np.inf  # nobody is their own neighbour
-    nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
-    return float(np.mean(labels[nearest] == labels[asked][:, None]))
+    distances = pairwise_distances(points, metric=metric)
+    np.fill_diagonal(distances, np.inf)  # nobody is their own neighbour
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :min(k, len(points) - 1)]
+    return neighbour_precision(nearest, labels, catch_all)
+
+
+def neighbour_precision(nearest, labels, catch_all=()) -> float:
+    """Mean share of each asked person's neighbours (row i of ``nearest``) with their label.
+
+    ``nearest`` is any ranking's (n, k) indices, e.g. ``pipeline.neighbours.rank``'s.
+    """
+    nearest, labels = np.asarray(nearest), np.asarray(labels)
+    asked = np.flatnonzero(~np.isin(labels, list(catch_all)))
+    if len(asked) == 0 or nearest.size == 0:
+        return float("nan")
+    return float(np.mean(labels[nearest[asked]] == labels[asked][:, None]))
 
 
 def keyword_diversity(keywords_by_cluster: dict, top: int = 10) -> float:

@@ -1,6 +1,12 @@
 """Everyone's nearest people in the full embedding space, with the words they share.
 
-Similarity is the cosine of the (L2-normalised) embeddings, computed block by block so
+The similarity shown is the cosine of the embeddings. The order is a re-ranking in the
+same space (``rank``) that raises how often a neighbour is of the same kind: each
+person's vector is first averaged with their ``EXPAND_K`` most similar others (weighted
+by cosine, ``EXPAND_WEIGHT`` in all), then pairs are scored by the cosine of those
+vectors plus ``OVERLAP_WEIGHT`` × the Jaccard overlap of their ``OVERLAP_K`` nearest
+neighbours. Two people who share their neighbourhoods move up; a "hub" close to
+everyone but in nobody's circle moves down. Every score is computed block by block so
 memory stays at ``block × n`` whatever the number of people. The shared words of a pair
 are the words and two-word phrases ("machine learning") both texts use, ranked by the
 product of their TF-IDF weights in the two texts (IDF over everyone), so rare words both
@@ -23,10 +29,15 @@ BLOCK = 1024  # rows of the similarity matrix held at once
 MAX_DF = 0.25  # share of people above which a term says nothing about a pair
 MIN_DOCS_FOR_DF = 12  # below this every shared term counts: a share of a handful means little
 CANDIDATES = 3  # terms ranked per shown word, so a phrase can replace its own words
+EXPAND_K = 3  # nearest others averaged into a person's vector before ranking
+EXPAND_WEIGHT = 2.0  # their total weight against the person's own (1)
+OVERLAP_K = 10  # nearest others whose overlap two people's score shares
+OVERLAP_WEIGHT = 0.5  # weight of that Jaccard overlap against the cosine
 
 
 def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 3) -> list[list[Neighbour]]:
-    """For each person, the ``k`` most similar others (most similar first)."""
+    """For each person, the ``k`` nearest others: chosen by the re-ranked score (see
+    ``rank``), listed by plain cosine similarity, highest first, as people read them."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
     n = len(embeddings)
     if len(texts) != n:
@@ -34,7 +45,9 @@ def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 
     k = max(0, min(k, n - 1))
     if k == 0:
         return [[] for _ in range(n)]
-    index, similarity = top_k(embeddings, k)
+    index, similarity = rank(embeddings, k)
+    order = np.argsort(-similarity, axis=1, kind="stable")
+    index, similarity = np.take_along_axis(index, order, 1), np.take_along_axis(similarity, order, 1)
     words = shared_words(texts, index, shared)
     return [
         [Neighbour(int(j), float(s), w) for j, s, w in zip(index[i], similarity[i], words[i])]
@@ -42,21 +55,67 @@ def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 
     ]
 
 
+def rank(embeddings: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) indices of each row's nearest others by the re-ranked score, best first,
+    and their plain cosine similarities."""
+    unit = normalised(embeddings)
+    expanded = expand(unit, min(EXPAND_K, len(unit) - 1), block)
+    overlap = neighbour_overlap(expanded, min(OVERLAP_K, len(unit) - 1), block)
+    index, _ = best(lambda rows: expanded[rows] @ expanded.T + OVERLAP_WEIGHT * overlap[rows].toarray(),
+                    len(unit), k, block)
+    return index, np.einsum("nd,nkd->nk", unit, unit[index])
+
+
 def top_k(embeddings: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k) indices and similarities of each row's nearest other rows, best first."""
-    n = len(embeddings)
+    """(n, k) indices and similarities (dot products) of each row's nearest other rows, best first."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    return best(lambda rows: embeddings[rows] @ embeddings.T, len(embeddings), k, block)
+
+
+def best(score, n: int, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` highest ``score(rows)`` (a block × n array) of each row, others only, best
+    first, ties to the lower index."""
     index = np.empty((n, k), dtype=np.int64)
-    similarity = np.empty((n, k), dtype=np.float32)
+    scores = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
-        sims = embeddings[rows] @ embeddings.T
+        sims = np.asarray(score(rows), dtype=np.float32)
         sims[np.arange(len(rows)), rows] = -np.inf  # never one's own neighbour
         part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         part_sims = np.take_along_axis(sims, part, axis=1)
-        order = np.lexsort((part, -part_sims), axis=1)  # by similarity, ties by index
+        order = np.lexsort((part, -part_sims), axis=1)  # by score, ties by index
         index[rows] = np.take_along_axis(part, order, axis=1)
-        similarity[rows] = np.take_along_axis(part_sims, order, axis=1)
-    return index, similarity
+        scores[rows] = np.take_along_axis(part_sims, order, axis=1)
+    return index, scores
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (an all-zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+def expand(unit: np.ndarray, k: int, block: int = BLOCK) -> np.ndarray:
+    """Each unit row plus its ``k`` nearest others, weighted by (positive) cosine, renormalised."""
+    if k < 1:
+        return unit
+    index, sims = top_k(unit, k, block)
+    weights = EXPAND_WEIGHT * np.clip(sims, 0, None) / k
+    return normalised(unit + np.einsum("nk,nkd->nd", weights, unit[index]))
+
+
+def neighbour_overlap(unit: np.ndarray, k: int, block: int = BLOCK) -> sparse.csr_matrix:
+    """Sparse n × n Jaccard overlap of the rows' neighbourhoods (each row and its ``k`` nearest)."""
+    n = len(unit)
+    if k < 1:
+        return sparse.csr_matrix((n, n), dtype=np.float32)
+    index = np.hstack([np.arange(n)[:, None], top_k(unit, k, block)[0]])
+    members = sparse.csr_matrix((np.ones(index.size, dtype=np.float32), index.ravel(),
+                                 np.arange(0, index.size + 1, k + 1)), shape=(n, n))
+    common = (members @ members.T).tocsr()
+    common.data = common.data / (2 * (k + 1) - common.data)
+    return common
 
 
 def written_terms(text: str) -> list[str]:

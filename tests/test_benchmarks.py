@@ -28,6 +28,28 @@ def test_precision_at_k_asks_catch_all_people_when_told_nothing():
     assert got == pytest.approx((0.5 + 0.5 + 0 + 1 + 1 + 1 + 0) / 7)
 
 
+def test_neighbour_precision_of_a_given_ranking_by_hand():
+    """Any ranking's precision: row 0 {1,2}→½, row 1 {0,3}→½, row 2 asks nobody ("general"), row 3 {2,0}→0."""
+    labels = np.array(["a", "a", "general", "b"])
+    nearest = np.array([[1, 2], [0, 3], [0, 1], [2, 0]])
+    assert metrics.neighbour_precision(nearest, labels, ("general",)) == pytest.approx((0.5 + 0.5 + 0) / 3)
+    assert np.isnan(metrics.neighbour_precision(nearest, ["general"] * 4, ("general",)))
+
+
+def test_p5_full_uses_the_bots_ranking():
+    """P@5 full ranks as "who's near me" does: a hub cosine puts first for everyone doesn't count."""
+    from types import SimpleNamespace
+
+    from tests.pipeline.test_neighbours import hub_and_groups
+
+    x = hub_and_groups(groups=3, size=6)  # person 0 the hub, then three groups of six
+    labels = np.array(["none"] + [f"g{i // 6}" for i in range(18)])
+    run = SimpleNamespace(labels=np.zeros(19, int), coords=None, keywords={})
+    got = evaluate.measure(run, evaluate.Sample([], labels, ("none",)), x)["p5_full"]
+    assert metrics.precision_at_k(x, labels, 5, "cosine", ("none",)) == pytest.approx(0.8)
+    assert got == pytest.approx(1.0)
+
+
 def test_label_agreement_counts_or_drops_noise():
     """Noise as a group lowers ARI; leaving it out scores only the clustered people."""
     truth = ["a", "a", "b", "b", "c"]

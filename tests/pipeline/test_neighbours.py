@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.embed import HashingEmbedder
-from pipeline.neighbours import MAX_DF, MIN_DOCS_FOR_DF, nearest, shared_words, top_k
+from pipeline.neighbours import MAX_DF, MIN_DOCS_FOR_DF, nearest, neighbour_overlap, rank, shared_words, top_k
 from pipeline.stopwords import STOP_WORDS, tokens
 
 TEXTS = [
@@ -35,11 +35,57 @@ def test_self_is_never_a_neighbour(result):
         assert i not in indices and len(set(indices)) == len(indices) == 3
 
 
-def test_sorted_by_similarity(result):
-    """Each list is most similar first."""
-    for row in result:
-        sims = [nb.similarity for nb in row]
-        assert sims == sorted(sims, reverse=True)
+def test_chosen_by_rank_listed_by_plain_cosine(result):
+    """Each list holds ``rank``'s choice, shows the plain cosine, and reads highest first."""
+    x = HashingEmbedder().encode(TEXTS)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    index, _ = rank(x, 3)
+    for i, row in enumerate(result):
+        assert {nb.index for nb in row} == set(index[i])
+        shown = [nb.similarity for nb in row]
+        assert shown == pytest.approx([unit[i] @ unit[nb.index] for nb in row], abs=1e-5)
+        assert shown == sorted(shown, reverse=True)
+
+
+def hub_and_groups(groups=3, size=3, within=0.3):
+    """Person 0 is a hub at cosine 0.5 to everyone; groups of ``size`` are at 0.475 inside, 0.25 across."""
+    gram = np.full((size, size), within) + (1 - within) * np.eye(size)
+    x = np.zeros((1 + groups * size, 1 + groups * size))
+    x[0, 0] = 1
+    for g in range(groups):
+        rows, cols = slice(1 + g * size, 1 + (g + 1) * size), slice(1 + g * size, 1 + (g + 1) * size)
+        x[rows, 0], x[rows, cols] = 0.5, np.sqrt(0.75) * np.linalg.cholesky(gram)
+    return x.astype(np.float32)
+
+
+def test_a_hub_close_to_everyone_is_demoted():
+    """Cosine puts the hub first for everyone; the re-ranking puts each person's own group first."""
+    x = hub_and_groups()
+    members = np.arange(1, len(x))
+    cosine_first = top_k(x, 1)[0][members, 0]
+    assert (cosine_first == 0).all()
+    index, similarity = rank(x, 2)
+    group = (members - 1) // 3
+    mates = [set(members[group == g]) - {i} for i, g in zip(members, group)]
+    assert [set(index[i]) for i in members] == mates
+    assert similarity[members] == pytest.approx(np.full((len(members), 2), 0.475), abs=1e-5)
+
+
+def test_rank_is_the_same_in_any_block_size():
+    """Block-wise re-ranking gives the same order as one block, and never includes oneself."""
+    x = random_unit(40)
+    one, small = rank(x, 6), rank(x, 6, block=7)
+    assert np.array_equal(one[0], small[0]) and np.allclose(one[1], small[1])
+    assert not (one[0] == np.arange(40)[:, None]).any()
+
+
+def test_neighbour_overlap_is_jaccard_of_neighbourhoods():
+    """The overlap of two rows is |A∩B| / |A∪B| of their sets (self and k nearest), by hand."""
+    line = np.array([[1, 0], [0.99, 0.14], [0.96, 0.28], [0, 1], [0.14, 0.99]], dtype=np.float32)
+    line /= np.linalg.norm(line, axis=1, keepdims=True)
+    overlap = neighbour_overlap(line, 1).toarray()  # sets {0,1} {1,0} {2,1} {3,4} {4,3}
+    assert overlap[0, 1] == pytest.approx(1.0) and overlap[0, 2] == pytest.approx(1 / 3)
+    assert overlap[0, 3] == 0 and overlap[3, 4] == pytest.approx(1.0)
 
 
 def test_matches_brute_force():
