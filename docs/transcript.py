@@ -28,6 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from zulip_server import ZulipTestServer, wait_until  # noqa: E402 (after the path is set)
+
 WELCOME, INTRODUCTIONS, CHAT = "welcome", "introductions", "chat"
 BOT_NAME = "batchviz"
 REPLY_TIMEOUT = 300.0  # seconds; a refresh with the real model is the slowest reply
@@ -65,16 +67,6 @@ def bot_settings(server, bot, folder: Path, model: str):
     return load_settings(server.zuliprc(folder, bot, extra=extra))
 
 
-def wait_for(condition, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    return None
-
-
 def first_map_done(bot) -> bool:
     """The first build is complete: snapshot saved and its HTML and PNG written."""
     source = bot.settings.sources[0]
@@ -87,7 +79,7 @@ def reply_after(server, bot, sent_id: int, asker) -> str:
         return next((m.content for m in server.messages_sent_by(bot) if m.id > sent_id
                      and (asker.user_id in m.recipients or m.type == "stream")), None)
 
-    return wait_for(found, REPLY_TIMEOUT) or ""
+    return wait_until(found, REPLY_TIMEOUT) or ""
 
 
 def converse(server, bot, asker, other) -> list[Exchange]:
@@ -107,7 +99,6 @@ def run_bot_conversation(model: str) -> list[Exchange]:
     """Server, realm, bot, first map, conversation; everything stopped afterwards."""
     from bot.runner import Bot
     from pipeline.demo import load_demo
-    from zulip_server import ZulipTestServer
 
     documents = load_demo()
     server = ZulipTestServer(poll_timeout=1.0).start()
@@ -117,7 +108,7 @@ def run_bot_conversation(model: str) -> list[Exchange]:
             settings = bot_settings(server, bot_user, Path(folder), model)
             bot = Bot(settings).start()
             try:
-                if not wait_for(lambda: first_map_done(bot), REPLY_TIMEOUT):
+                if not wait_until(lambda: first_map_done(bot), REPLY_TIMEOUT):
                     raise RuntimeError("the bot never built its first map")
                 asker, other = people[documents[0].person_id], people[documents[1].person_id]
                 return converse(server, bot_user, asker, other)

@@ -12,6 +12,7 @@ import pytest
 
 from bot.settings import load_settings
 from bot.zulip_io import RetryPolicy, ZulipIO
+from zulip_server import wait_until
 
 
 WELCOME, INTRO_TOPIC = "welcome", "introductions"
@@ -19,13 +20,10 @@ WELCOME, INTRO_TOPIC = "welcome", "introductions"
 
 def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
     """Poll until `condition()` is truthy; its value. Fails the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
+    value = wait_until(condition, timeout, interval=0.02)
+    if value is None:
+        pytest.fail(f"timed out waiting for {what}")
+    return value
 
 
 class RecordingSleep:

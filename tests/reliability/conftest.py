@@ -24,6 +24,7 @@ import pytest
 
 from bot.settings import DB_FILENAME, MAIN_SOURCE, load_settings
 from bot.zulip_io import RetryPolicy, ZulipIO
+from zulip_server import wait_until
 from storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,13 +83,10 @@ def figures():
 
 def wait_for(condition, timeout: float = 20.0, what: str = "condition"):
     """Poll until `condition()` is truthy and return its value; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    value = wait_until(condition, timeout)
+    if value is None:
+        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    return value
 
 
 @pytest.fixture(name="wait_for")
