@@ -5,6 +5,8 @@ loaded from its installed folder, so nothing is downloaded. A configured name or
 is loaded the ordinary sentence-transformers way (a hub name may download); a model
 that cannot be loaded raises ``ModelLoadError`` naming the ``embedding_model`` setting.
 Loaded models are shared per process: a long-running bot and a test session load once.
+The model is loaded only when a text must be encoded: a rebuild whose texts are all
+cached never imports torch.
 """
 
 from __future__ import annotations
@@ -185,12 +187,12 @@ def embed_documents_report(docs: Sequence[Document], embedder: Embedder,
     texts = {doc.text_hash: doc.text for doc in docs}  # identical texts encoded once
     found = cache.get_embeddings(embedder.model_id, list(texts)) if cache is not None else {}
     missing = [h for h in texts if h not in found]
-    encoded = embedder.encode([texts[h] for h in missing])
-    new = dict(zip(missing, encoded))
+    # all cached: the model is not even loaded (seconds for a fresh process)
+    new = dict(zip(missing, embedder.encode([texts[h] for h in missing]))) if missing else {}
     if cache is not None and new:
         cache.put_embeddings(embedder.model_id, new)
     vectors = {**found, **new}
     stats = EmbedStats(len(docs), len(texts), len(found), len(missing))
     if not docs:
-        return encoded, stats
+        return embedder.encode([]), stats  # (0, the model's width)
     return np.vstack([vectors[doc.text_hash] for doc in docs]).astype(np.float32), stats

@@ -122,3 +122,14 @@ def test_no_documents_give_an_empty_matrix():
     """Embedding no documents gives a (0, dim) matrix and encodes nothing."""
     matrix, stats = embed_documents_report([], HashingEmbedder(dim=16), MemoryCache())
     assert matrix.shape == (0, 16) and stats.encoded == 0
+
+
+def test_fully_cached_documents_do_not_load_the_model(tmp_path):
+    """When every text is cached the model is never loaded: an unloadable model still gives the vectors."""
+    cache, unloadable = MemoryCache(), load_embedder(str(tmp_path / "no-such-model"))
+    cached = HashingEmbedder(dim=8).encode(SENTENCES)
+    cache.put_embeddings(unloadable.model_id, {d.text_hash: v for d, v in zip(docs(*SENTENCES), cached)})
+    matrix, stats = embed_documents_report(docs(*SENTENCES), unloadable, cache)
+    assert (stats.cached, stats.encoded) == (3, 0) and np.array_equal(matrix, cached)
+    with pytest.raises(ModelLoadError):  # one new text does need the model
+        embed_documents(docs(*SENTENCES, "I climb mountains."), unloadable, cache)

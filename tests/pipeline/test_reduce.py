@@ -98,3 +98,27 @@ def test_input_umap_cannot_lay_out_falls_back(monkeypatch):
     reducer = Reducer()
     coords = reducer.fit_transform(_points(12))
     assert reducer.method_ == "pca" and coords.shape == (12, 2) and np.all(np.isfinite(coords))
+
+
+def test_umap_fit_keeps_compiled_layout_on_disk():
+    """After a UMAP fit, the serial layout optimiser is cached on disk and its parallel twin is not."""
+    from numba.core.caching import FunctionCache
+    from umap import layouts
+
+    reducer = Reducer()
+    reducer.fit_transform(_points(20))
+    assert reducer.method_ == "umap"
+    assert isinstance(layouts._nb_optimize_layout_euclidean_single_epoch._cache, FunctionCache)
+    assert not isinstance(layouts._nb_optimize_layout_euclidean_single_epoch_parallel._cache, FunctionCache)
+
+
+def test_function_numba_cannot_cache_stays_uncached():
+    """A jitted function with no source file (so no cache place) is left uncached, without an error."""
+    import numba
+
+    from pipeline.reduce import _try_enable
+
+    namespace = {}
+    exec("def double(x):\n    return 2 * x\n", namespace)
+    jitted = numba.njit(namespace["double"])
+    assert _try_enable(jitted) == 0 and jitted(21) == 42
