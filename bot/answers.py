@@ -226,7 +226,8 @@ class Answerer:
     def answer_opt_out(self, asker: Asker) -> str:
         deleted = self.store.forget_person(asker.user_id)
         self.store.set_consent(asker.user_id, True)
-        return (f"Done. I deleted the {deleted} message(s) of yours I had stored and their embeddings, "
+        stored = f"{deleted} message{'' if deleted == 1 else 's'}"
+        return (f"Done. I deleted the {stored} of yours I had stored and their embeddings, "
                 "and I won't name you in any answer. The next map won't include you. "
                 "Say `opt in` if you change your mind.")
 

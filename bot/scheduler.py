@@ -24,6 +24,18 @@ DEBOUNCE_ID = "debounced-refresh"
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
 
 
+class _DebounceSkipFilter(logging.Filter):
+    """Drops APScheduler's warning that the debounced job was skipped while it ran:
+    `_run_debounced` runs again for such a request, so nothing was lost."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (DEBOUNCE_ID in message and "maximum number of running instances" in message)
+
+
+_SKIP_FILTER = _DebounceSkipFilter()
+
+
 class Scheduler:
     """Named cron jobs plus one debounced job; each run is recorded in the store."""
 
@@ -48,6 +60,7 @@ class Scheduler:
     def start(self) -> None:
         """Start firing jobs in the background; catch up on missed ones right away."""
         background = BackgroundScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
+        logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # once: same object
         for name, trigger in self.triggers.items():
             background.add_job(self.run, trigger, args=[name], id=name, name=name)
         background.add_job(self.run_due, "date", id="catch-up", name="catch-up")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -153,3 +154,19 @@ def test_shutdown_waits_for_a_running_job(tmp_path, store):
         time.sleep(0.01)
     scheduler.shutdown()
     assert finished == ["refresh"]
+
+
+def test_skip_warning_is_dropped_only_for_the_debounced_job(tmp_path, store, ran, clock, caplog):
+    """APScheduler's 'skipped' warning for the re-running debounced job is noise; others stay."""
+    scheduler = make_scheduler(tmp_path, store, ran, clock)
+    scheduler.start()
+    try:
+        logger = logging.getLogger("apscheduler.scheduler")
+        template = 'Execution of job "{} (trigger: date)" skipped: maximum number of running instances reached (1)'
+        with caplog.at_level("WARNING", logger="apscheduler.scheduler"):
+            logger.warning(template.format(DEBOUNCE_ID))
+            logger.warning(template.format("weekly-post"))
+    finally:
+        scheduler.shutdown()
+    messages = [r.getMessage() for r in caplog.records if r.name == "apscheduler.scheduler"]
+    assert [m for m in messages if "skipped" in m] == [template.format("weekly-post")]
