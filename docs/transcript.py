@@ -3,9 +3,9 @@
 Starts the Zulip-compatible test server (tests/zulip_server), fills a realm with the 81
 demo people posting their raw introductions in #welcome > introductions, runs the real
 `bot.runner.Bot` against it until its first map is built, then has one person talk to
-it by DM and @-mention it in the stream. docs/transcript.md is this script's output:
+it by DM and @-mention it in the stream. docs/transcript.md shows this output:
 
-    python docs/transcript.py > docs/transcript.md       # the bundled model
+    python docs/transcript.py                            # the bundled model
     python docs/transcript.py --model hashing            # fast, for a smoke test
 """
 
