@@ -32,7 +32,8 @@ class Dispatcher:
 
     def __init__(self, io: ZulipIO, directory: Directory, own_id: int, own_name: str,
                  sources, answerer_for: Callable[[object], Answerer],
-                 on_consent: Callable[[], None] = lambda: None, workers: int = 2):
+                 on_consent: Callable[[], None] = lambda: None, workers: int = 2,
+                 sources_of: Callable[[str], set[str]] = lambda user_id: set()):
         self.io = io
         self.directory = directory
         self.own_id = own_id
@@ -40,6 +41,7 @@ class Dispatcher:
         self.sources = list(sources)
         self.answerer_for = answerer_for
         self.on_consent = on_consent  # someone opted out or in: the map must be rebuilt
+        self.sources_of = sources_of  # names of the sources a person has introduced themselves in
         self._mention = re.compile(r"@\*\*" + re.escape(own_name) + r"(?:\|\d+)?\*\*", re.IGNORECASE)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="command")
         self._latest: dict[int, Future] = {}  # each sender's last command, to keep their order
@@ -111,11 +113,18 @@ class Dispatcher:
         return reply
 
     def source_for(self, message: dict):
-        """The source asked about: the one of the stream it was asked in, else the first."""
+        """The source asked about: the one of the stream it was asked in; in a DM, the first
+        source the sender introduced themselves in and can read; else the first source."""
         if message_is_stream(message):
             stream = message.get("display_recipient", "")
             for source in self.sources:
                 if source.stream.casefold() == str(stream).casefold():
+                    return source
+        elif len(self.sources) > 1:
+            sender = int(message["sender_id"])
+            mine = self.sources_of(str(sender))
+            for source in self.sources:
+                if source.name in mine and self.directory.can_read(sender, source.stream):
                     return source
         return self.sources[0]
 

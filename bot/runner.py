@@ -73,7 +73,8 @@ class Bot:
         self.links = self._start_web()
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
-                                     lambda src: self.answerers[src.name], self.content_changed)
+                                     lambda src: self.answerers[src.name], self.content_changed,
+                                     sources_of=self.store.sources_of)
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
         self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock)

@@ -129,6 +129,13 @@ class MessagesMixin:
                                 (as_key(source, "source"),)).fetchall()
         return {row[0] for row in rows}
 
+    def sources_of(self, user_id) -> set[str]:
+        """The sources in which the person has a stored message."""
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT DISTINCT source FROM messages WHERE user_id = ?",
+                                (as_key(user_id, "user_id"),)).fetchall()
+        return {row[0] for row in rows}
+
     def documents(self, source: str) -> list[Document]:
         """One document per person, ordered by their first message; opted-out people and
         people with no text left after cleaning are excluded."""

@@ -293,3 +293,21 @@ def test_restart_resyncs_what_changed_while_down(realm, make_settings, make_io, 
     docs = {doc.name: doc.raw for doc in bot.store.documents("main")}
     assert docs == {"Alice Archer": "I love sailing and now also kites.", "Dave Diver": INTROS["dave"]}
     assert bot.store.message_count("main") == 2 and bot.scheduler.debounce_at is not None
+
+
+def test_a_dm_is_answered_from_the_source_the_asker_introduced_themselves_in(
+        realm, make_settings, start_bot, wait_for):
+    """With two welcome topics, someone who posted only in the second gets its map by DM."""
+    server = realm.server
+    server.add_stream("alumni", subscribers=[realm.bot, realm.alice, realm.bob])
+    server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I write compilers in Rust.")
+    server.send_stream_message(realm.bob, "alumni", "intros", "I bake bread and write about yeast.")
+    bot = start_bot(make_settings("\n[batchviz:source alumni]\nstream = alumni\ntopic = intros\n"))
+    wait_for(lambda: bot.store.message_count("alumni") == 1, what="the alumni backfill")
+    server.send_dm(realm.bob, realm.bot, "near me")
+    [reply] = wait_for(lambda: replies_to(realm, realm.bob), timeout=60, what="Bob's answer")
+    assert "#**alumni>intros**" in reply and "#**welcome" not in reply
+    server.send_dm(realm.alice, realm.bot, "near me")
+    [reply] = wait_for(lambda: [r for r in replies_to(realm, realm.alice) if "alumni" not in r],
+                       timeout=60, what="Alice's answer")
+    assert "#**welcome>introductions**" in reply

@@ -159,3 +159,12 @@ def test_message_ids_include_messages_with_no_text(store):
     post(store, 3, "12", "elsewhere", 102, source="other")
     assert store.message_ids(SOURCE) == {1, 2}
     assert [doc.person_id for doc in store.documents(SOURCE)] == ["10"]
+
+
+def test_sources_of_a_person(store):
+    """The sources a person has posted in, and none for someone who hasn't."""
+    post(store, 1, "10", "I like chess", 100)
+    post(store, 2, "10", "I like go", 101, source="other")
+    post(store, 3, "11", "I like tea", 102)
+    assert store.sources_of("10") == {SOURCE, "other"}
+    assert store.sources_of("12") == set()
