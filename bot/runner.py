@@ -165,7 +165,8 @@ class Bot:
         message event seen, up to this registration (later ones arrive as events).
         Mentions in streams during such a gap are not caught up."""
         answer = self.io.call("get_messages", {
-            "anchor": self._last_message_id, "include_anchor": False, "num_before": 0,
+            # -1: no message existed or was seen yet; Zulip's anchors start at 0
+            "anchor": max(self._last_message_id, 0), "include_anchor": False, "num_before": 0,
             "num_after": 200, "narrow": [{"operator": "is", "operand": "dm"}], "apply_markdown": False,
         })
         for message in answer["messages"]:

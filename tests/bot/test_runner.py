@@ -311,3 +311,12 @@ def test_a_dm_is_answered_from_the_source_the_asker_introduced_themselves_in(
     [reply] = wait_for(lambda: [r for r in replies_to(realm, realm.alice) if "alumni" not in r],
                        timeout=60, what="Alice's answer")
     assert "#**welcome>introductions**" in reply
+
+
+def test_a_dm_in_a_queue_gap_before_any_message_is_answered(realm, start_bot, wait_for):
+    """The queue expires before the bot saw any message; a DM sent in the gap is still answered."""
+    bot = start_bot()
+    assert bot.ready.is_set()
+    realm.server.expire_queues(then=lambda: realm.server.send_dm(realm.alice, realm.bot, "help"))
+    [reply] = wait_for(lambda: replies_to(realm, realm.alice), timeout=20, what="the reply")
+    assert "near me" in reply

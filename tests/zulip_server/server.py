@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 from .actions import Actions
 from .events import EventQueues
@@ -119,9 +120,13 @@ class ZulipTestServer:
     def delete_message(self, message_id: int) -> None:
         self.actions.delete_message(message_id)
 
-    def expire_queues(self) -> None:
-        """Every queue is gone: the next GET /events answers BAD_EVENT_QUEUE_ID."""
-        self.queues.expire_all()
+    def expire_queues(self, then: Callable[[], object] | None = None) -> None:
+        """Every queue is gone: the next GET /events answers BAD_EVENT_QUEUE_ID.
+        ``then`` runs before any waiting long-poll wakes up (e.g. a message sent in the gap)."""
+        with self.queues.changed:
+            self.queues.expire_all()
+            if then is not None:
+                then()
 
     def messages_sent_by(self, user) -> list[Message]:
         user_id = self.realm.user(user).user_id
