@@ -52,6 +52,7 @@ class Scheduler:
         self.actions = {"refresh": refresh, "weekly-post": post, DEBOUNCE_ID: refresh}
         self.debounce_at: datetime | None = None
         self._background: BackgroundScheduler | None = None
+        self._catch_up: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -63,9 +64,12 @@ class Scheduler:
         logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # once: same object
         for name, trigger in self.triggers.items():
             background.add_job(self.run, trigger, args=[name], id=name, name=name)
-        background.add_job(self.run_due, "date", id="catch-up", name="catch-up")
         background.start()
         self._background = background
+        # Not a one-off APScheduler job: APScheduler 3 raises in its own thread when such a
+        # job finishes while the scheduler shuts down (JobLookupError on removing it).
+        self._catch_up = threading.Thread(target=self.run_due, name="schedule-catch-up", daemon=True)
+        self._catch_up.start()
         log.info("Scheduler started; next weekly post %s", self.next_run("weekly-post"))
 
     def shutdown(self) -> None:
@@ -75,6 +79,9 @@ class Scheduler:
         if self._background is not None:
             self._background.shutdown(wait=True)
             self._background = None
+        if self._catch_up is not None:
+            self._catch_up.join()
+            self._catch_up = None
 
     # -- running
 

@@ -170,3 +170,14 @@ def test_skip_warning_is_dropped_only_for_the_debounced_job(tmp_path, store, ran
         scheduler.shutdown()
     messages = [r.getMessage() for r in caplog.records if r.name == "apscheduler.scheduler"]
     assert [m for m in messages if "skipped" in m] == [template.format("weekly-post")]
+
+
+def test_stopping_right_after_starting_raises_nothing_in_any_thread(tmp_path, store, ran, clock, monkeypatch):
+    """A bot stopped as soon as it started leaves no exception in the scheduler's threads."""
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    for _ in range(30):
+        scheduler = make_scheduler(tmp_path, store, ran, clock)
+        scheduler.start()
+        scheduler.shutdown()
+    assert errors == []
