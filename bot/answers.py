@@ -68,6 +68,7 @@ class Answerer:
         self.status_extra = status_extra
         self.join_where = join_where
         self.default_k = default_k
+        self._cached: tuple[int, MapResult] | None = None  # (snapshot id, map) last read
 
     def answer(self, parsed: ParsedCommand, asker: Asker) -> str:
         if parsed.error:
@@ -83,8 +84,16 @@ class Answerer:
     # ---- helpers --------------------------------------------------------------
 
     def latest_map(self) -> MapResult | None:
-        """The latest complete map of this source, or None before the first build."""
-        return self.store.latest_snapshot(self.source)
+        """The latest complete map of this source, or None before the first build. A map
+        is read from storage once per snapshot, not once per command (~0.1 s at 5,000 people)."""
+        info = self.store.snapshot_info(self.source)
+        if info is None:
+            return None
+        cached = self._cached
+        if cached is None or cached[0] != info[0]:
+            cached = (info[0], self.store.load_snapshot(info[0]))
+            self._cached = cached
+        return cached[1]
 
     def _no_map(self) -> str:
         return f"There is no map yet. It is built from the introductions in {self.join_where}; say `refresh` to build it."

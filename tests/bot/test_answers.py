@@ -177,3 +177,12 @@ def test_hostile_names_cannot_inject_markdown(tmp_path):
         reply = say(Answerer(store, "t"), Asker("0", "Ada"), "near me 3")
     assert "@**all**" not in reply and "](https" not in reply and " _x_" not in reply
     assert md(evil) in reply
+
+
+def test_a_map_is_read_once_per_snapshot_and_a_new_one_is_seen(answerer, demo_store):
+    """Commands reuse the map already read; a newly saved snapshot replaces it."""
+    first = answerer.latest_map()
+    assert answerer.latest_map() is first
+    rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder())
+    newer = answerer.latest_map()
+    assert newer is not first and len(newer) == len(first)
