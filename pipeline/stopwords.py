@@ -40,7 +40,8 @@ VAGUE = {
     "background", "previously", "recently", "people", "person", "spend", "spent", "using", "use",
     "used", "based", "etc", "especially", "lately", "mostly", "probably", "ok", "okay",
     "write", "writes", "writing", "wrote", "written", "built", "builds", "made", "makes",
-    "read", "reads", "reading", "small", "tiny", "toy", "big", "old", "real", "job", "jobs", "project", "projects", "start", "started", "starting", "hopefully",
+    "read", "reads", "reading", "small", "tiny", "toy", "big", "old", "real",
+    "job", "jobs", "project", "projects", "start", "started", "starting", "hopefully",
     "following", "follow", "enjoy", "enjoying", "goal", "goals", "system",
 }
 # contractions: "you're", "i've" … and the same without the apostrophe where that is no word
