@@ -5,7 +5,7 @@ VENV ?= .venv
 PIP = $(VENV)/bin/pip
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test bench evaluate browser clean
+.PHONY: demo test test-zulip bench evaluate browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest
+
+# The real-Zulip tier: builds (about 13 min the first time) and starts the server kit in
+# ../shared/zulip-server unless one is already up, then runs the real bot against it.
+test-zulip: $(STAMP)
+	$(VENV)/bin/python -m pytest -m real_zulip tests/real_zulip
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench.py

@@ -33,8 +33,9 @@ class Dispatcher:
     def __init__(self, io: ZulipIO, directory: Directory, own_id: int, own_name: str,
                  sources, answerer_for: Callable[[object], Answerer],
                  on_consent: Callable[[], None] = lambda: None, workers: int = 2,
-                 sources_of: Callable[[str], set[str]] = lambda user_id: set()):
+                 sources_of: Callable[[str], set[str]] = lambda user_id: set(), inbox=None):
         self.io = io
+        self.inbox = inbox  # the store's durable inbox: None answers from memory only
         self.directory = directory
         self.own_id = own_id
         self.own_name = own_name
@@ -60,14 +61,28 @@ class Dispatcher:
 
     def submit(self, message: dict) -> Future | None:
         """Answer the message on the worker pool if it is a command. One person's commands
-        are answered one at a time, in the order they came; other people's run alongside."""
+        are answered one at a time, in the order they came; other people's run alongside.
+        A command is recorded in the inbox first: one seen before is not answered again."""
         text = self.command_text(message)
         if text is None:
             return None
+        if self.inbox is not None and not self.inbox.inbox_add(message):
+            return None
+        return self._enqueue(message, text, None)
+
+    def resume(self) -> int:
+        """Answer the commands recorded but not answered when the process last stopped
+        (a reply that may have gone out already is looked for first); how many."""
+        pending = self.inbox.inbox_pending() if self.inbox is not None else []
+        for command in pending:
+            self._enqueue(command.message, self.command_text(command.message) or "", command.reply)
+        return len(pending)
+
+    def _enqueue(self, message: dict, text: str, reply: str | None) -> Future:
         sender, answered = int(message["sender_id"]), Future()
 
         def start(_previous: Future | None = None) -> None:
-            self._pool.submit(lambda: answered.set_result(self._answer_and_reply(message, text)))
+            self._pool.submit(lambda: answered.set_result(self._answer_and_reply(message, text, reply)))
 
         with self._order_lock:
             previous, self._latest[sender] = self._latest.get(sender), answered
@@ -84,18 +99,26 @@ class Dispatcher:
                 del self._latest[sender]
 
     def close(self) -> None:
+        """Finish the commands being answered; those still queued stay in the inbox."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _answer_and_reply(self, message: dict, text: str) -> str:
+    def _answer_and_reply(self, message: dict, text: str, reply: str | None) -> str:
+        maybe_sent = reply is not None  # a restart: the reply may be in Zulip already
+        if reply is None:
+            try:
+                reply = self.answer(message, text)
+            except Exception:
+                log.exception("Answering message %s failed", message.get("id"))
+                reply = BROKEN
+            if self.inbox is not None:
+                self.inbox.inbox_sending(int(message["id"]), reply)
         try:
-            reply = self.answer(message, text)
-        except Exception:
-            log.exception("Answering message %s failed", message.get("id"))
-            reply = BROKEN
-        try:
-            self.reply(message, reply)
-        except Exception:
+            self.reply(message, reply, maybe_sent)
+        except Exception:  # stays `sending` in the inbox: answered at the next start
             log.exception("Replying to message %s failed", message.get("id"))
+            return reply
+        if self.inbox is not None:
+            self.inbox.inbox_answered(int(message["id"]))
         return reply
 
     def answer(self, message: dict, text: str) -> str:
@@ -128,9 +151,11 @@ class Dispatcher:
                     return source
         return self.sources[0]
 
-    def reply(self, message: dict, text: str) -> None:
+    def reply(self, message: dict, text: str, maybe_sent: bool = False) -> None:
+        """Reply where the message was asked, exactly once (see `ZulipIO.send_stream`)."""
+        after = int(message["id"])
         if message_is_stream(message):
             topic = message.get("subject", message.get("topic", ""))
-            self.io.send_stream(message["display_recipient"], topic, text)
+            self.io.send_stream(message["display_recipient"], topic, text, after, maybe_sent)
         else:
-            self.io.send_direct([int(message["sender_id"])], text)
+            self.io.send_direct([int(message["sender_id"])], text, after, maybe_sent)

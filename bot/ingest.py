@@ -16,9 +16,6 @@ from pipeline.markdown import clean_markdown
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000  # the most GET /messages returns after the anchor
-
-
 def _narrow(stream: str, topic: str | None = None) -> list[dict]:
     narrow = [{"operator": "stream", "operand": stream}]
     if topic:
@@ -48,7 +45,7 @@ class Ingestor:
     def backfill(self, source) -> bool:
         """Fetch every message of the source newer than the last one stored."""
         last = self.store.last_message_id(source.name)
-        pages = self._pages(_narrow(source.stream, source.topic), last)
+        pages = self.io.pages(_narrow(source.stream, source.topic), last)
         changed = self._ingest_all(m for page in pages for m in page)
         log.info("Backfilled source %s after message %s", source.name, last)
         return changed
@@ -58,7 +55,7 @@ class Ingestor:
         and forget stored messages that were deleted or moved out of it meanwhile."""
         present: set[int] = set()
         changed = False
-        for page in self._pages(_narrow(source.stream, source.topic), None):
+        for page in self.io.pages(_narrow(source.stream, source.topic), None):
             for message in page:
                 if self._belongs_to(message, source):
                     present.add(int(message["id"]))
@@ -72,20 +69,6 @@ class Ingestor:
     def _belongs_to(self, message: dict, source) -> bool:
         found = self.source_for(message.get("display_recipient", ""), _topic(message))
         return found is not None and found.name == source.name
-
-    def _pages(self, narrow: list[dict], after: int | None) -> Iterator[list[dict]]:
-        """Pages of messages in the narrow, oldest first, strictly after `after` (None: all)."""
-        anchor, include = (after, False) if after is not None else ("oldest", True)
-        while True:
-            answer = self.io.call("get_messages", {
-                "anchor": anchor, "include_anchor": include, "num_before": 0,
-                "num_after": PAGE_SIZE, "narrow": narrow, "apply_markdown": False,
-            })
-            messages = answer["messages"]
-            yield messages
-            if answer.get("found_newest") or not messages:
-                return
-            anchor, include = messages[-1]["id"], False
 
     def _ingest_all(self, messages: Iterable[dict]) -> bool:
         changed = False
@@ -152,7 +135,7 @@ class Ingestor:
         if source is None:
             return any([bool(self.store.move_message(i, None)) for i in ids])
         wanted = set(ids)
-        pages = self._pages(_narrow(stream, topic), ids[0] - 1)
+        pages = self.io.pages(_narrow(stream, topic), ids[0] - 1)
         return self._ingest_all(m for page in self._until(pages, ids[-1]) for m in page
                                 if m["id"] in wanted)
 

@@ -12,6 +12,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +34,14 @@ from storage import Store
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ["message", "update_message", "delete_message"]
-ERROR_PAUSE = 1.0  # seconds between attempts when the event queue keeps failing
+# Zulip has required `notification_settings_null` since 2.1 (by accident, kept since).
+CLIENT_CAPABILITIES = {"notification_settings_null": False, "bulk_message_deletion": True}
+ERROR_PAUSE, MAX_ERROR_PAUSE = 1.0, 30.0  # seconds between attempts while events keep failing
+EVENT_ATTEMPTS = 6  # about a minute of retries before one event is given up
+COMMANDS_SEEN_KEY = "commands.seen_through"  # every message up to this id was checked for commands
+COMMAND_NARROWS = ([{"operator": "is", "operand": "dm"}], [{"operator": "is", "operand": "mentioned"}])
+COMMAND_PAGE = 200
+FIRST_START_HOURS = 24
 
 
 class Bot:
@@ -51,7 +59,7 @@ class Bot:
         self._queue_id: str | None = None
         self._last_event_id = -1
         self._resynced = False  # the full read at process start is done
-        self._last_message_id = -1  # the newest message seen (events or registration)
+        self._event_failures: dict[int, int] = {}  # failed attempts of the event being retried
         self.ready = threading.Event()  # set once registered and caught up
         self.server: MapServer | None = None
 
@@ -74,7 +82,7 @@ class Bot:
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
                                      lambda src: self.answerers[src.name], self.content_changed,
-                                     sources_of=self.store.sources_of)
+                                     sources_of=self.store.sources_of, inbox=self.store)
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
         self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock)
@@ -109,6 +117,7 @@ class Bot:
     # -- events
 
     def _event_loop(self) -> None:
+        failures = 0
         while not self._stopping.is_set():
             try:
                 queue_id = self._queue_id or self._register()
@@ -116,14 +125,38 @@ class Bot:
                     break
                 answer = self.io.call("get_events", queue_id=queue_id,
                                       last_event_id=self._last_event_id)
-                for event in answer["events"]:
-                    self._last_event_id = max(self._last_event_id, int(event["id"]))
-                    self.handle_event(event)
+                self._handle_events(answer["events"])
+                failures = 0
             except ZulipError as exc:
                 self._queue_failed(exc)
             except Exception:
-                log.exception("Event loop error; continuing")
-                self._stopping.wait(ERROR_PAUSE)
+                # The events not handled yet are not acknowledged: the next poll gets
+                # them again, so a passing failure (a locked database) loses nothing.
+                failures += 1
+                log.exception("Event loop error (%d in a row); trying again", failures)
+                self._stopping.wait(min(ERROR_PAUSE * 2 ** (failures - 1), MAX_ERROR_PAUSE))
+
+    def _handle_events(self, events: list[dict]) -> None:
+        """Handle each event, acknowledging it only once it is stored and, if it is a
+        command, recorded in the inbox. An event that fails EVENT_ATTEMPTS times in a row
+        is skipped (logged), so one bad event cannot stop the bot; the full read at the
+        next start reads its message again."""
+        newest = None
+        for event in events:
+            event_id = int(event["id"])
+            try:
+                self.handle_event(event)
+            except Exception:
+                attempts = self._event_failures.get(event_id, 0) + 1
+                self._event_failures = {event_id: attempts}
+                if attempts < EVENT_ATTEMPTS:
+                    raise
+                log.exception("Skipping event %s after %d failed attempts", event_id, attempts)
+            self._last_event_id = max(self._last_event_id, event_id)
+            if event.get("type") == "message":
+                newest = max(newest or 0, int(event["message"]["id"]))
+        if newest is not None:
+            self._commands_seen_through(newest)
 
     def _queue_failed(self, exc: ZulipError) -> None:
         if self._stopping.is_set():
@@ -138,40 +171,72 @@ class Bot:
     def _register(self) -> str:
         answer = self.io.call("register", event_types=EVENT_TYPES, narrow=[],
                               all_public_streams=False, apply_markdown=False,
-                              client_gravatar=True,
-                              client_capabilities={"bulk_message_deletion": True})
+                              client_gravatar=True, client_capabilities=CLIENT_CAPABILITIES)
         self._queue_id, self._last_event_id = answer["queue_id"], int(answer["last_event_id"])
         log.info("Registered event queue %s", self._queue_id)
-        # The first time in this process, read every source in full (edits and deletions
-        # made while the bot was down); after a re-registration the gap since is enough.
-        catch_up = self.ingestor.backfill if self._resynced else self.ingestor.resync
+        first = not self._resynced
         try:
-            for source in self.settings.sources:
-                interrupted = self.refresher.is_stale(source) and self.store.message_count(source.name)
-                if catch_up(source) or interrupted:  # new content, or a build a crash cut short
-                    self.content_changed()
-            if self._resynced:
-                self._answer_missed(int(answer["max_message_id"]))
+            self._catch_up_content(first)
+            if first:
+                resumed = self.dispatcher.resume()
+                if resumed:
+                    log.info("Answering %d command(s) left unanswered at the last stop", resumed)
+            self._catch_up_commands(int(answer["max_message_id"]))
         except BaseException:
             self._queue_id = None  # register and read again: the gap must be read
             raise
         self._resynced = True
-        self._last_message_id = max(self._last_message_id, int(answer["max_message_id"]))
         self.ready.set()
         return self._queue_id
 
-    def _answer_missed(self, up_to: int) -> None:
-        """Answer the direct messages sent while no queue was listening: after the last
-        message event seen, up to this registration (later ones arrive as events).
-        Mentions in streams during such a gap are not caught up."""
-        answer = self.io.call("get_messages", {
-            # -1: no message existed or was seen yet; Zulip's anchors start at 0
-            "anchor": max(self._last_message_id, 0), "include_anchor": False, "num_before": 0,
-            "num_after": 200, "narrow": [{"operator": "is", "operand": "dm"}], "apply_markdown": False,
-        })
-        for message in answer["messages"]:
-            if message["id"] <= up_to:
-                self.dispatcher.submit(message)
+    def _catch_up_content(self, first: bool) -> None:
+        """The first time in this process, read every source in full (edits and deletions
+        made while the bot was down); after a re-registration the gap since is enough.
+        A source with no map yet is built at once, not after the debounce."""
+        catch_up = self.ingestor.resync if first else self.ingestor.backfill
+        for source in self.settings.sources:
+            interrupted = self.refresher.is_stale(source) and self.store.message_count(source.name)
+            if catch_up(source) or interrupted:  # new content, or a build a crash cut short
+                never_built = self.store.snapshot_info(source.name) is None
+                self.content_changed(at_once=never_built)
+
+    def _catch_up_commands(self, up_to: int) -> None:
+        """Answer the DMs and mentions sent while no queue was listening (the bot down,
+        starting, or its queue gone), up to this registration: later ones come as events.
+        The inbox makes sure that none is answered twice."""
+        seen = self.store.get_state(COMMANDS_SEEN_KEY)
+        after = max(int(seen) if seen is not None else self._first_start_anchor(up_to), 0)
+        if after < up_to:  # Zulip's anchors start at 0; -1 means no message exists yet
+            for narrow in COMMAND_NARROWS:
+                for page in self.io.pages(narrow, after, COMMAND_PAGE):
+                    for message in page:
+                        if int(message["id"]) <= up_to:
+                            self.dispatcher.submit(message)
+                    if page and int(page[-1]["id"]) >= up_to:
+                        break
+        self._commands_seen_through(up_to)
+
+    def _first_start_anchor(self, up_to: int) -> int:
+        """Where a new data folder starts answering: after the bot's own latest message
+        (commands before it were answered by whatever ran the bot then), and within the
+        last FIRST_START_HOURS."""
+        latest = self.io.call("get_messages", {
+            "anchor": "newest", "num_before": 1, "num_after": 0, "apply_markdown": False,
+            "narrow": [{"operator": "sender", "operand": self.io.email}]})["messages"]
+        after = int(latest[-1]["id"]) if latest else 0
+        since = time.time() - FIRST_START_HOURS * 3600
+        for narrow in COMMAND_NARROWS:
+            recent = self.io.call("get_messages", {
+                "anchor": "newest", "num_before": COMMAND_PAGE, "num_after": 0,
+                "narrow": narrow, "apply_markdown": False})["messages"]
+            old = [int(m["id"]) for m in recent if m["timestamp"] < since]
+            after = max([after] + old)
+        return min(after, up_to)
+
+    def _commands_seen_through(self, message_id: int) -> None:
+        seen = self.store.get_state(COMMANDS_SEEN_KEY)
+        if seen is None or int(seen) < message_id:
+            self.store.set_state(COMMANDS_SEEN_KEY, str(message_id))
 
     def _deregister(self) -> None:
         queue_id, self._queue_id = self._queue_id, None
@@ -182,20 +247,17 @@ class Bot:
                 log.info("Could not delete event queue %s: %s", queue_id, exc)
 
     def handle_event(self, event: dict) -> None:
-        """Store what the event changes and answer it if it is a command; never raises."""
-        try:
-            if self.ingestor.handle_event(event):
-                self.content_changed()
-            if event.get("type") == "message":
-                self._last_message_id = max(self._last_message_id, int(event["message"]["id"]))
-                self.dispatcher.submit(event["message"])
-        except Exception:
-            log.exception("Handling a %s event failed; continuing", event.get("type"))
+        """Store what the event changes and record it if it is a command; a failure raises,
+        so that the event is not acknowledged and comes again."""
+        if self.ingestor.handle_event(event):
+            self.content_changed()
+        if event.get("type") == "message":
+            self.dispatcher.submit(event["message"])
 
-    def content_changed(self) -> None:
+    def content_changed(self, at_once: bool = False) -> None:
         for source in self.settings.sources:
             self.refresher.mark_dirty(source)
-        self.scheduler.debounce()
+        self.scheduler.debounce(at_once)
 
     # -- maps
 

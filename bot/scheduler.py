@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 LAST_RUN_KEY = "schedule.{name}.last_run"
 DEBOUNCE_ID = "debounced-refresh"
+AT_ONCE_ID = "refresh-at-once"  # the first map of a source, built without waiting
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
 
 
@@ -121,8 +122,12 @@ class Scheduler:
 
     # -- debounce and status
 
-    def debounce(self) -> datetime:
-        """(Re)start the countdown to a refresh after the latest new introduction."""
+    def debounce(self, at_once: bool = False) -> datetime:
+        """(Re)start the countdown to a refresh after the latest new introduction; with
+        `at_once` (a source with no map yet), a refresh also runs right away."""
+        if at_once and self._background is not None:
+            self._background.add_job(self.run, "date", args=[DEBOUNCE_ID], id=AT_ONCE_ID,
+                                     name=AT_ONCE_ID, replace_existing=True)
         at = self.clock() + self.debounce_delay
         with self._lock:
             self.debounce_at = at

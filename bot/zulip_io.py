@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 import zulip
@@ -28,7 +28,9 @@ DIRECT_FEATURE_LEVEL = 174  # Zulip 7.0: message type "direct" (was "private")
 CHANNEL_FEATURE_LEVEL = 250  # Zulip 9.0: message type "channel" (was "stream")
 STREAM_TYPES = frozenset({"stream", "channel"})
 DIRECT_TYPES = frozenset({"private", "direct"})
-UNMETERED = frozenset({"get_events"})  # the long-poll is served outside Zulip's API rate limit
+UNMETERED = frozenset({"get_events"})
+PAGE_SIZE = 1000  # the most GET /messages returns after the anchor
+SENT_LOOKUP = 200  # the bot's own messages after a command searched for its reply  # the long-poll is served outside Zulip's API rate limit
 
 
 class ZulipError(Exception):
@@ -191,12 +193,60 @@ class ZulipIO:
             what, lambda: self.client.call_endpoint(url=url, method=method, request=request, **kwargs)
         )
 
-    def send_stream(self, stream: str, topic: str, content: str) -> dict:
+    def send_stream(self, stream: str, topic: str, content: str, after_id: int | None = None,
+                    maybe_sent: bool = False) -> dict:
         request = {"type": self.stream_type, "to": stream, "topic": topic, "content": content}
-        return self.call("send_message", request)
+        where = [{"operator": "stream", "operand": stream}, {"operator": "topic", "operand": topic}]
+        return self._send(request, where, after_id, maybe_sent)
 
-    def send_direct(self, user_ids: list[int], content: str) -> dict:
-        return self.call("send_message", {"type": self.direct_type, "to": user_ids, "content": content})
+    def send_direct(self, user_ids: list[int], content: str, after_id: int | None = None,
+                    maybe_sent: bool = False) -> dict:
+        request = {"type": self.direct_type, "to": [int(i) for i in user_ids], "content": content}
+        where = [{"operator": "dm", "operand": sorted(int(i) for i in user_ids)}]
+        return self._send(request, where, after_id, maybe_sent)
+
+    def _send(self, request: dict, where: list[dict], after_id: int | None, maybe_sent: bool) -> dict:
+        """Send a message exactly once. With `after_id` (the message being answered), a retry
+        after a failure that may have reached Zulip (a timeout, a 5xx, a cut connection)
+        first looks for the same text from the bot there, after `after_id`; `maybe_sent`
+        looks before the first attempt too (a restart after a send that was not recorded)."""
+        if after_id is None:
+            return self.call("send_message", request)
+
+        def already_sent() -> dict | None:
+            found = self.find_sent(where, request["content"], after_id)
+            return None if found is None else {"result": "success", "msg": "", "id": found}
+
+        if maybe_sent and (found := already_sent()) is not None:
+            log.info("Reply to message %s was already sent (message %s)", after_id, found["id"])
+            return found
+        return self._with_retries("send_message", lambda: self.client.send_message(request),
+                                  before_retry=already_sent)
+
+    def pages(self, narrow: list[dict], after: int | None, page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
+        """Pages of raw-Markdown messages in the narrow, oldest first, strictly after
+        `after` (None: from the oldest)."""
+        anchor, include = (after, False) if after is not None else ("oldest", True)
+        while True:
+            answer = self.call("get_messages", {
+                "anchor": anchor, "include_anchor": include, "num_before": 0,
+                "num_after": page_size, "narrow": narrow, "apply_markdown": False,
+            })
+            messages = answer["messages"]
+            yield messages
+            if answer.get("found_newest") or not messages:
+                return
+            anchor, include = messages[-1]["id"], False
+
+    def find_sent(self, where: list[dict], content: str, after_id: int) -> int | None:
+        """The id of a message the bot sent with this content in this conversation after
+        `after_id`, or None."""
+        narrow = where + [{"operator": "sender", "operand": self.email}]
+        answer = self.call("get_messages", {"anchor": int(after_id), "include_anchor": False,
+                                            "num_before": 0, "num_after": SENT_LOOKUP,
+                                            "narrow": narrow, "apply_markdown": False})
+        wanted = content.strip()
+        return next((int(m["id"]) for m in answer["messages"] if m["content"].strip() == wanted), None)
 
     def upload(self, path: str) -> str:
         """Upload a file; return its `/user_uploads/...` path."""
@@ -221,9 +271,14 @@ class ZulipIO:
         self._last.status = response.status_code
         self._last.retry_after = response.headers.get("Retry-After")
 
-    def _with_retries(self, what: str, attempt_once: Callable[[], Any], check: bool = True) -> Any:
+    def _with_retries(self, what: str, attempt_once: Callable[[], Any], check: bool = True,
+                      before_retry: Callable[[], Any] | None = None) -> Any:
+        """Call until an answer worth returning; `before_retry` (if given) runs before each
+        retry after a failure, and its result, when not None, is returned instead."""
         attempt = errors = 0
         while True:
+            if attempt and before_retry is not None and (done := before_retry()) is not None:
+                return done
             if what not in UNMETERED:
                 self.budget.take()
             self._last.status, self._last.retry_after = 0, None

@@ -91,8 +91,22 @@ _V1 = (
     )""",
 )
 
+_V2 = (
+    """CREATE TABLE inbox (
+        message_id INTEGER PRIMARY KEY,
+        sender_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reply TEXT,
+        received_at INTEGER NOT NULL,
+        answered_at INTEGER
+    )""",
+    "CREATE INDEX inbox_by_state ON inbox(state, message_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "people, messages, consent, embedding cache, snapshots, state", _V1),
+    Migration(2, "the durable command inbox", _V2),
 )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from storage.cache import EmbeddingCacheMixin
 from storage.consent import ConsentMixin
+from storage.inbox import InboxMixin
 from storage.db import Database
 from storage.messages import MessagesMixin
 from storage.migrations import MIGRATIONS, migrate
@@ -15,7 +16,8 @@ from storage.state import StateMixin
 KEEP_SNAPSHOTS = 20
 
 
-class Store(MessagesMixin, ConsentMixin, EmbeddingCacheMixin, SnapshotMixin, StateMixin):
+class Store(MessagesMixin, ConsentMixin, EmbeddingCacheMixin, SnapshotMixin, StateMixin,
+            InboxMixin):
     """Opens (creates, migrates, WAL) one SQLite file; every method is one transaction.
 
     Safe to share between threads; usable as a context manager.

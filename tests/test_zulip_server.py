@@ -233,3 +233,63 @@ def test_bad_api_key_is_rejected(zulip_server, realm):
 
     client = zulip.Client(email=realm["bot"].email, api_key="wrong", site=zulip_server.base_url)
     assert client.get_profile()["code"] == "INVALID_API_KEY"
+
+
+# ---- where the model was wrong about the real server (found by tests/real_zulip) -------
+
+
+def test_register_requires_notification_settings_null(bot_client):
+    """Zulip has required `client_capabilities["notification_settings_null"]` since 2.1."""
+    refused = bot_client.register(event_types=["message"], client_capabilities={"bulk_message_deletion": True})
+    assert refused["result"] == "error"
+    assert refused["msg"] == 'client_capabilities["notification_settings_null"] field is missing: Field required'
+    accepted = bot_client.register(event_types=["message"],
+                                   client_capabilities={"notification_settings_null": False})
+    assert accepted["result"] == "success"
+
+
+def test_people_are_shown_with_a_placeholder_email(zulip_server, realm, bot_client):
+    """With Zulip's default email visibility the API shows `user<id>@<host>`, not the address a
+    person signs in with; sending to the real address fails, as on a real server."""
+    bob = realm["bob"]
+    [shown] = [m for m in bot_client.get_members()["members"] if m["user_id"] == bob.user_id]
+    assert shown["email"] == f"user{bob.user_id}@zulip.test" != "bob@zulip.test"
+    refused = bot_client.send_message({"type": "private", "to": ["bob@zulip.test"], "content": "hi"})
+    assert refused["msg"] == "Invalid email 'bob@zulip.test'"
+    sent = zulip_server.client(bob).send_message({"type": "stream", "to": "welcome", "topic": TOPIC, "content": "hi"})
+    found = bot_client.get_messages({"anchor": sent["id"], "num_before": 0, "num_after": 0, "narrow": []})
+    assert found["messages"][0]["sender_email"] == shown["email"]
+
+
+def test_dm_narrow_with_a_list_takes_integer_ids_only(zulip_server, realm, bot_client):
+    """`{"operator": "dm", "operand": [...]}` must hold user ids: emails answer 400."""
+    narrow = [{"operator": "dm", "operand": [realm["alice"].email]}]
+    refused = bot_client.get_messages({"anchor": "newest", "num_before": 5, "num_after": 0, "narrow": narrow})
+    assert refused["result"] == "error" and "is not an integer" in refused["msg"]
+    assert zulip_server.take_violations()  # the spec says so too
+    narrow = [{"operator": "dm", "operand": [realm["alice"].user_id]}]
+    assert bot_client.get_messages({"anchor": "newest", "num_before": 5, "num_after": 0,
+                                    "narrow": narrow})["result"] == "success"
+
+
+def test_mentions_set_the_flag_and_the_is_mentioned_narrow(zulip_server, realm, bot_client):
+    """`@**Name**` mentions (not silent `@_**Name**` ones) are found with `is:mentioned`."""
+    alice = zulip_server.client(realm["alice"])
+    loud = alice.send_message({"type": "stream", "to": "welcome", "topic": "chat", "content": "hey @**Map Bot** help"})
+    alice.send_message({"type": "stream", "to": "welcome", "topic": "chat", "content": "quiet @_**Map Bot** here"})
+    alice.send_message({"type": "stream", "to": "welcome", "topic": "chat", "content": "no mention"})
+    found = bot_client.get_messages({"anchor": "oldest", "num_before": 0, "num_after": 100,
+                                     "narrow": [{"operator": "is", "operand": "mentioned"}]})
+    assert [m["id"] for m in found["messages"]] == [loud["id"]]
+    assert "mentioned" in found["messages"][0]["flags"]
+
+
+def test_a_guest_reads_only_streams_they_are_in(zulip_server, realm):
+    """A guest cannot read a public stream they are not subscribed to."""
+    guest = zulip_server.add_user("Gia Guest", guest=True)
+    client = zulip_server.client(guest)
+    assert client.get_profile()["is_guest"] is True
+    assert "welcome" not in [s["name"] for s in client.get_streams()["streams"]]
+    found = client.get_messages({"anchor": "newest", "num_before": 5, "num_after": 0,
+                                 "narrow": [{"operator": "stream", "operand": "welcome"}]})
+    assert found.get("messages", []) == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.directory import Directory
-from bot.ingest import PAGE_SIZE, Ingestor
+from bot.ingest import Ingestor
+from bot.zulip_io import PAGE_SIZE
 from bot.settings import Source
 from storage import Store
 

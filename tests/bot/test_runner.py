@@ -14,6 +14,7 @@ from pathlib import Path
 
 
 from bot.refresh import Refresher
+from bot.runner import EVENT_ATTEMPTS
 from bot.settings import Source
 from storage import Store
 
@@ -94,21 +95,43 @@ def test_event_errors_are_retried(realm, start_bot, wait_for, sleeps):
     assert sleeps.asked[0] == 3.0
 
 
-def test_a_failing_handler_does_not_end_the_loop(realm, start_bot, wait_for, caplog):
-    """An exception while handling one event is logged and the next event is handled."""
-    bot, server = start_bot(), realm.server
-    original = bot.ingestor.handle_event
+def _fail_on(bot, word: str, times: int) -> list[int]:
+    """Make storing a message containing `word` fail `times` times; the failures counted."""
+    original, failures = bot.ingestor.handle_event, []
 
     def fragile(event):
-        if "explode" in event.get("message", {}).get("content", ""):
+        if word in event.get("message", {}).get("content", "") and len(failures) < times:
+            failures.append(1)
             raise RuntimeError("handler exploded")
         return original(event)
 
     bot.ingestor.handle_event = fragile
+    return failures
+
+
+def test_a_passing_failure_does_not_lose_the_message(realm, start_bot, wait_for, monkeypatch):
+    """A message that fails to store (say, a locked database) is not acknowledged: the
+    event comes again and the message is stored, and the ones after it too."""
+    monkeypatch.setattr("bot.runner.ERROR_PAUSE", 0.05)
+    bot, server = start_bot(), realm.server
+    failures = _fail_on(bot, "flaky", times=2)
+    server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I am flaky but here")
+    server.send_stream_message(realm.bob, realm.welcome, realm.topic, "I am fine")
+    wait_for(lambda: bot.store.message_count("main") == 2, what="both messages stored")
+    assert len(failures) == 2
+
+
+def test_an_event_that_always_fails_is_skipped(realm, start_bot, wait_for, monkeypatch, caplog):
+    """An event that keeps failing is given up after EVENT_ATTEMPTS, logged, and the next
+    event is handled: one bad message cannot stop the bot."""
+    monkeypatch.setattr("bot.runner.ERROR_PAUSE", 0.01)
+    bot, server = start_bot(), realm.server
+    failures = _fail_on(bot, "explode", times=10**6)
     server.send_stream_message(realm.alice, realm.welcome, realm.topic, "explode")
     server.send_stream_message(realm.bob, realm.welcome, realm.topic, "I am fine")
     wait_for(lambda: bot.store.message_count("main") == 1, what="the message after the failure")
-    assert "handler exploded" in caplog.text
+    assert len(failures) == EVENT_ATTEMPTS
+    assert "Skipping event" in caplog.text
 
 
 def test_commands_by_dm_and_by_mention_anywhere(realm, start_bot, wait_for):

@@ -35,7 +35,9 @@ class Actions:
         def event_for(queue) -> dict | None:
             if not queue.wants_message(message.id):
                 return None
-            return {"type": "message", "message": self.realm.message_dict(message, queue.apply_markdown), "flags": []}
+            viewer = self.realm.users[queue.user_id]
+            return {"type": "message", "message": self.realm.message_dict(message, queue.apply_markdown),
+                    "flags": self.realm.flags(viewer, message)}
 
         self.queues.deliver("message", self._audience(message), event_for)
         return message

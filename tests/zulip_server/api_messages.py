@@ -41,7 +41,8 @@ def get_messages(server, req) -> dict:
         chosen += [anchor] if found_anchor else []
         chosen += after[:num_after]
         markdown = p.get("apply_markdown", True)
-        messages = [{**realm.message_dict(realm.messages[i], markdown), "flags": ["read"]} for i in chosen]
+        messages = [{**realm.message_dict(realm.messages[i], markdown),
+                     "flags": ["read", *realm.flags(req.user, realm.messages[i])]} for i in chosen]
     return {"anchor": anchor, "found_anchor": bool(found_anchor), "found_oldest": len(before) <= num_before,
             "found_newest": len(after) <= num_after, "history_limited": False, "messages": messages}
 
@@ -80,8 +81,31 @@ def delete_message(server, req) -> dict:
     return {}
 
 
+CLIENT_CAPABILITIES = {  # Zulip's ClientCapabilities: one key required since 2.1, by accident
+    "notification_settings_null": True, "bulk_message_deletion": False,
+    "user_avatar_url_field_optional": False, "stream_typing_notifications": False,
+    "user_settings_object": False, "linkifier_url_template": False, "user_list_incomplete": False,
+    "include_deactivated_groups": False, "archived_channels": False, "empty_topic_name": False,
+}
+
+
+def _check_client_capabilities(value) -> None:
+    """Validate `client_capabilities` as Zulip's typed endpoint does (pydantic)."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ApiError("client_capabilities is not a dict")
+    for key, required in CLIENT_CAPABILITIES.items():
+        if key not in value:
+            if required:
+                raise ApiError(f'client_capabilities["{key}"] field is missing: Field required')
+        elif not isinstance(value[key], bool):
+            raise ApiError(f'client_capabilities["{key}"] is not a boolean')
+
+
 def register(server, req) -> dict:
     p = req.params
+    _check_client_capabilities(p.get("client_capabilities"))
     queue = server.actions.register(req.user, p.get("event_types"), p.get("narrow", []),
                                     bool(p.get("all_public_streams", False)), bool(p.get("apply_markdown", False)))
     return {"queue_id": queue.queue_id, "last_event_id": -1, "max_message_id": max(server.realm.messages, default=-1),

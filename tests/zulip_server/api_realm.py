@@ -18,6 +18,7 @@ def server_settings(server, req) -> dict:
 
 def users_me(server, req) -> dict:
     me = {k: v for k, v in req.user.summary().items() if k not in ("bot_type", "bot_owner_id")}
+    me["delivery_email"] = req.user.delivery_email  # one's own address; others' stay hidden
     return {**me, "max_message_id": max(server.realm.messages, default=-1)}
 
 
@@ -43,7 +44,7 @@ def _stream_dict(stream) -> dict:
 
 
 def _visible_streams(server, user):
-    return [s for s in server.realm.streams.values() if not s.invite_only or user.user_id in s.subscribers]
+    return [s for s in server.realm.streams.values() if server.realm.can_read(user, s)]
 
 
 def streams(server, req) -> dict:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 @dataclass
 class Fault:
-    kind: str  # "status", "rate_limit" or "drop"
+    kind: str  # "status", "rate_limit", "drop" or "lost" (carried out, answer lost)
     remaining: int
-    status: int = 500
+    status: int | None = 500
     path_prefix: str | None = None
     retry_after: float = 1.0
     delay: float = 0.0
@@ -22,7 +22,7 @@ class Fault:
         if self.kind == "rate_limit":
             return {"result": "error", "code": "RATE_LIMIT_HIT", "msg": "API usage exceeded rate limit",
                     "retry-after": self.retry_after}
-        if self.kind == "status":
+        if self.kind in ("status", "lost"):
             return {"result": "error", "code": "BAD_REQUEST", "msg": f"Injected HTTP {self.status}"}
         return None
 

@@ -23,9 +23,13 @@ def parse_narrow(narrow) -> list[Term]:
             terms.append((term[0], term[1], False))
         else:
             raise ApiError(f"Invalid narrow term {term!r}")
-    for operator, _, _ in terms:
+    for operator, operand, _ in terms:
         if operator not in _OPERATORS:
             raise ApiError(f"Invalid narrow operator: unknown operator {operator}")
+        if operator in ("dm", "pm-with") and isinstance(operand, list):
+            for i, ref in enumerate(operand):
+                if isinstance(ref, bool) or not isinstance(ref, int):
+                    raise ApiError(f"Invalid narrow operator: operand[{i}] is not an integer")
     return terms
 
 
@@ -51,7 +55,12 @@ def _sender(realm, viewer, message, operand) -> bool:
 
 
 def _dm(realm, viewer, message, operand) -> bool:
-    refs = operand if isinstance(operand, list) else [s.strip() for s in str(operand).split(",") if s.strip()]
+    """A list operand must hold integer user ids, a text one the emails the API shows
+    (comma-separated), as on a real server."""
+    if isinstance(operand, list):
+        refs = operand
+    else:
+        refs = [s.strip() for s in str(operand).split(",") if s.strip()]
     wanted = {realm.user(ref).user_id for ref in refs} | {viewer.user_id}
     return message.type == "private" and set(message.recipients) == wanted
 
@@ -59,6 +68,8 @@ def _dm(realm, viewer, message, operand) -> bool:
 def _is(realm, viewer, message, operand) -> bool:
     if operand in ("dm", "private"):
         return message.type == "private"
+    if operand == "mentioned":
+        return "mentioned" in realm.flags(viewer, message)
     raise ApiError(f"Invalid narrow operand is:{operand}")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 
 REALM_HOST = "zulip.test"
+MENTION = re.compile(r"(?<![_\w])@\*\*([^*|]+?)(?:\|(\d+))?\*\*")
 
 
 def render(content: str) -> str:
@@ -28,23 +30,38 @@ class ApiError(Exception):
         return {"result": "error", "msg": self.msg, "code": self.code, **self.extra}
 
 
+ROLE_MEMBER, ROLE_GUEST = 400, 600
+
+
 @dataclass
 class User:
+    """`delivery_email` is the address the person signs in with; `email` is what the API
+    shows everyone: with Zulip's default email visibility (admins only), a placeholder
+    `user<id>@<realm host>` for people, while a bot's own address is always shown."""
+
     user_id: int
-    email: str
+    delivery_email: str
     full_name: str
     api_key: str
     is_bot: bool = False
+    role: int = ROLE_MEMBER
+
+    @property
+    def email(self) -> str:
+        return self.delivery_email if self.is_bot else f"user{self.user_id}@{REALM_HOST}"
+
+    @property
+    def is_guest(self) -> bool:
+        return self.role == ROLE_GUEST
 
     def summary(self) -> dict:
         """The user object of GET /users and GET /users/{id} (a spec-conforming subset)."""
         return {
             "user_id": self.user_id, "email": self.email, "full_name": self.full_name,
-            "is_bot": self.is_bot, "is_admin": False, "is_owner": False, "is_guest": False,
-            "is_billing_admin": False, "role": 400, "is_active": True,
+            "is_bot": self.is_bot, "is_admin": False, "is_owner": False, "is_guest": self.is_guest,
+            "is_billing_admin": False, "role": self.role, "is_active": True,
             "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
             "avatar_version": 1, "timezone": "", "date_joined": "2023-01-01T00:00:00+00:00",
-            "delivery_email": self.email,
             **({"bot_type": 1, "bot_owner_id": None} if self.is_bot else {}),
         }
 
@@ -97,9 +114,10 @@ class Realm:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def add_user(self, email: str, full_name: str, is_bot: bool = False, api_key: str | None = None) -> User:
+    def add_user(self, email: str, full_name: str, is_bot: bool = False, api_key: str | None = None,
+                 role: int = ROLE_MEMBER) -> User:
         with self.lock:
-            user = User(self.next_id(), email, full_name, api_key or secrets.token_hex(16), is_bot)
+            user = User(self.next_id(), email, full_name, api_key or secrets.token_hex(16), is_bot, role)
             self.users[user.user_id] = user
             return user
 
@@ -110,11 +128,12 @@ class Realm:
             return stream
 
     def user(self, ref: int | str | User) -> User:
-        """A user by object, id or email; ApiError when unknown."""
+        """A user by object, id or the email the API shows (never the sign-in address,
+        as on a real server); ApiError when unknown."""
         if isinstance(ref, User):
             return ref
         for user in self.users.values():
-            if ref in (user.user_id, user.email) or str(ref) == str(user.user_id):
+            if ref in (user.user_id, user.email) or (isinstance(ref, str) and ref == str(user.user_id)):
                 return user
         raise ApiError(f"Invalid user ID {ref}" if isinstance(ref, int) else f"Invalid email '{ref}'")
 
@@ -130,14 +149,31 @@ class Realm:
         raise ApiError(f"Stream '{ref}' does not exist", "STREAM_DOES_NOT_EXIST", stream=str(ref))
 
     def authenticate(self, email: str, api_key: str) -> User | None:
-        user = next((u for u in self.users.values() if u.email == email), None)
+        user = next((u for u in self.users.values() if u.delivery_email == email), None)
         return user if user and secrets.compare_digest(user.api_key, api_key) else None
+
+    def can_read(self, user: User, stream: Stream) -> bool:
+        """Zulip's rule: subscribers read any stream; other members read public ones;
+        a guest reads only the streams they are subscribed to."""
+        return user.user_id in stream.subscribers or not (stream.invite_only or user.is_guest)
 
     def can_see(self, user: User, message: Message) -> bool:
         if message.type == "private":
             return user.user_id in message.recipients
-        stream = self.streams[message.stream_id]
-        return user.user_id in stream.subscribers or not stream.invite_only
+        return self.can_read(user, self.streams[message.stream_id])
+
+    def mentioned(self, message: Message) -> set[int]:
+        """Users the message @-mentions by name (`@**Name**`, `@**Name|id**`); silent
+        mentions (`@_**Name**`) mention no one."""
+        found = set()
+        for name, user_id in MENTION.findall(message.content):
+            for user in self.users.values():
+                if (str(user.user_id) == user_id) if user_id else user.full_name.casefold() == name.casefold():
+                    found.add(user.user_id)
+        return found
+
+    def flags(self, user: User, message: Message) -> list[str]:
+        return ["mentioned"] if user.user_id in self.mentioned(message) else []
 
     def message(self, message_id: int, viewer: User) -> Message:
         found = self.messages.get(message_id)

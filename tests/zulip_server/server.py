@@ -19,7 +19,7 @@ from typing import Callable
 from .actions import Actions
 from .events import EventQueues
 from .faults import Fault, Faults
-from .realm import ApiError, Message, Realm, Stream, Upload, User
+from .realm import ROLE_GUEST, ROLE_MEMBER, ApiError, Message, Realm, Stream, Upload, User
 from .spec import Spec, load_spec
 from .wire import HANDLERS, NO_AUTH, Request, ZulipRequestHandler, parse_basic_auth
 
@@ -98,9 +98,11 @@ class ZulipTestServer:
                 "zulip_merge_base": ZULIP_VERSION}
 
     # -- realm helpers for tests ------------------------------------------------
-    def add_user(self, full_name: str, email: str | None = None, is_bot: bool = False) -> User:
+    def add_user(self, full_name: str, email: str | None = None, is_bot: bool = False,
+                 guest: bool = False) -> User:
+        """A new user; `email` is their sign-in address (the API shows a placeholder)."""
         email = email or f"{''.join(c for c in full_name.lower() if c.isalnum()) or 'user'}@zulip.test"
-        return self.realm.add_user(email, full_name, is_bot)
+        return self.realm.add_user(email, full_name, is_bot, role=ROLE_GUEST if guest else ROLE_MEMBER)
 
     def add_stream(self, name: str, invite_only: bool = False, subscribers=()) -> Stream:
         return self.realm.add_stream(name, invite_only, subscribers)
@@ -143,7 +145,7 @@ class ZulipTestServer:
         """Write a zuliprc for ``user`` into ``folder``; ``extra`` is appended verbatim."""
         user = self.realm.user(user)
         config = configparser.ConfigParser()
-        config["api"] = {"email": user.email, "key": user.api_key, "site": self.base_url}
+        config["api"] = {"email": user.delivery_email, "key": user.api_key, "site": self.base_url}
         path = Path(folder) / f"zuliprc-{user.user_id}"
         with open(path, "w", encoding="utf-8") as handle:
             config.write(handle)
@@ -155,7 +157,7 @@ class ZulipTestServer:
         import zulip
 
         user = self.realm.user(user)
-        return zulip.Client(email=user.email, api_key=user.api_key, site=self.base_url, **kwargs)
+        return zulip.Client(email=user.delivery_email, api_key=user.api_key, site=self.base_url, **kwargs)
 
     # -- faults -----------------------------------------------------------------
     def fail_next(self, n: int = 1, status: int = 500, path_prefix: str | None = None) -> None:
@@ -163,6 +165,11 @@ class ZulipTestServer:
 
     def rate_limit_next(self, n: int = 1, retry_after: float = 1.0, path_prefix: str | None = None) -> None:
         self.faults.add(Fault("rate_limit", n, retry_after=retry_after, path_prefix=path_prefix))
+
+    def lose_answer_next(self, n: int = 1, path_prefix: str | None = None, status: int | None = None) -> None:
+        """Carry out the next `n` matching requests, then lose their answers: the connection
+        drops (status None) or a gateway error comes back instead (e.g. 502)."""
+        self.faults.add(Fault("lost", n, status=status, path_prefix=path_prefix))
 
     def drop_next(self, n: int = 1, path_prefix: str | None = None, after: float = 0.0) -> None:
         """Close the next ``n`` connections unanswered, ``after`` seconds in (a cut long-poll)."""
@@ -196,6 +203,10 @@ class ZulipTestServer:
         credentials = parse_basic_auth(authorization)
         entry = self.record(req.method, matched[0].key if matched else f"{req.method} {req.path}",
                             dict(req.raw), credentials[0] if credentials else None)
+        if fault is not None and fault.kind == "lost":  # done, but the answer never arrives
+            self._answer(req, matched, credentials)
+            entry.status = fault.status
+            return fault.status, None if fault.status is None else fault.body()
         if fault is not None:
             time.sleep(fault.delay)
             entry.status = 429 if fault.kind == "rate_limit" else fault.status if fault.kind == "status" else None

@@ -1,0 +1,308 @@
+"""The real-Zulip tier: the real `batchviz run` process against a real Zulip server.
+
+The server is the kit in `../shared/zulip-server` (Zulip 11.0-dev, feature level 387;
+see its README). `make test-zulip` builds and starts it, then runs this folder; a session
+that finds it already answering on localhost:9991 uses it as it is. Where the kit is
+missing (a user's machine), every test here is skipped with the reason; under CI
+(`CI=true`) a missing kit is a failure, never a skip.
+
+The realm keeps what earlier runs made, so every test makes its own people and streams
+with a fresh nonce in their names, and reads only what it made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import zulip
+
+from bot.settings import DB_FILENAME, MAIN_SOURCE
+from storage import Store
+from zulip_server import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+KIT = Path(os.environ.get("BATCHVIZ_ZULIP_KIT", ROOT.parent / "shared" / "zulip-server"))
+SITE = "http://localhost:9991"  # the realm lives on `localhost`, not 127.0.0.1 (kit README)
+TOPIC = "introductions"
+WAIT = 120.0  # seconds: an upper bound for anything the bot does here, never a speed target
+
+
+def zulip_home() -> Path:
+    if os.environ.get("ZULIP_HOME"):
+        return Path(os.environ["ZULIP_HOME"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "batchviz-zulip-server"
+
+
+def _answers() -> bool:
+    try:
+        with urllib.request.urlopen(f"{SITE}/api/v1/server_settings", timeout=5) as response:
+            return json.load(response).get("result") == "success"
+    except OSError:
+        return False
+
+
+def _kit(script: str, *args: str, env: dict | None = None) -> None:
+    done = subprocess.run(["bash", str(KIT / script), *args], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        pytest.fail(f"{script} {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                    f"{done.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def real_server():
+    """The running kit server (started here if it is not up yet, and stopped again)."""
+    if not KIT.is_dir():
+        reason = (f"the real-Zulip tier needs the server kit at {KIT} (shared/zulip-server "
+                  f"beside the checkout, or $BATCHVIZ_ZULIP_KIT); it is not there")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    started = False
+    if not _answers():
+        _kit("setup.sh")
+        _kit("start.sh")
+        started = True
+    credentials = zulip_home() / "credentials"
+    admin = zulip.Client(config_file=str(credentials / "admin.zuliprc"))
+    bot = zulip.Client(config_file=str(credentials / "bot.zuliprc"))
+    profile = bot.get_profile()
+    yield SimpleNamespace(admin=admin, bot=bot, bot_id=int(profile["user_id"]),
+                          bot_name=profile["full_name"], bot_rc=credentials / "bot.zuliprc",
+                          feature_level=bot.feature_level)
+    if started:
+        _kit("stop.sh")
+
+
+def restart_zulip(env: dict) -> None:
+    """Restart Zulip alone with these settings (e.g. a low rate limit); waits until up."""
+    _kit("stop.sh", "--zulip-only")
+    _kit("start.sh", env=env)
+
+
+# ---- people and streams of one test ---------------------------------------------------
+
+
+def api_key(email: str) -> str:
+    data = urllib.parse.urlencode({"username": email}).encode()
+    with urllib.request.urlopen(f"{SITE}/api/v1/dev_fetch_api_key", data=data, timeout=30) as response:
+        return json.load(response)["api_key"]
+
+
+def checked(result: dict) -> dict:
+    assert result.get("result") == "success", result
+    return result
+
+
+def patient(call, *args, **kwargs) -> dict:
+    """A test's own request, retried through a rate limit (the tier may switch one on)."""
+    for _ in range(60):
+        result = call(*args, **kwargs)
+        if result.get("code") != "RATE_LIMIT_HIT":
+            return checked(result)
+        time.sleep(float(result.get("retry-after", 1)) + 0.1)
+    pytest.fail("rate limited for too long")
+
+
+class Person:
+    """A realm member made for one test, with their own client."""
+
+    def __init__(self, server, full_name: str, email: str):
+        self.server, self.full_name, self.email = server, full_name, email
+        created = server.admin.create_user({"email": email, "password": secrets.token_hex(8),
+                                            "full_name": full_name})
+        self.user_id = int(checked(created)["user_id"])
+        self.client = zulip.Client(email=email, api_key=api_key(email), site=SITE)
+
+    def post(self, stream: str, topic: str, content: str) -> int:
+        return int(patient(self.client.send_message,
+                           {"type": "stream", "to": stream, "topic": topic, "content": content})["id"])
+
+    def dm_bot(self, content: str) -> int:
+        return int(patient(self.client.send_message,
+                           {"type": "private", "to": [self.server.bot_id], "content": content})["id"])
+
+    def bot_replies(self, narrow: list[dict], after: int = 0, markdown: bool = False) -> list[dict]:
+        """The bot's messages in a conversation this person can read, after a message id."""
+        narrow = narrow + [{"operator": "sender", "operand": self.server.bot_id}]
+        found = patient(self.client.get_messages, {"anchor": after, "include_anchor": False,
+                                                   "num_before": 0, "num_after": 1000,
+                                                   "narrow": narrow, "apply_markdown": markdown})
+        return found["messages"]
+
+    def dm_replies(self, after: int = 0, markdown: bool = False) -> list[dict]:
+        return self.bot_replies([{"operator": "dm", "operand": [self.server.bot_id]}], after, markdown)
+
+
+class World:
+    """One test's nonce, people and streams."""
+
+    def __init__(self, server):
+        self.server = server
+        self.nonce = secrets.token_hex(3)
+        self.people: list[Person] = []
+
+    def person(self, first_name: str) -> Person:
+        person = Person(self.server, f"{first_name} {self.nonce}",
+                        f"{first_name.lower()}-{self.nonce}@batchviz.example.com")
+        self.people.append(person)
+        return person
+
+    def stream(self, name: str, members=(), private: bool = False, with_bot: bool = True) -> str:
+        """A stream made by subscribing (that is how Zulip creates one)."""
+        full = f"{name}-{self.nonce}"
+        principals = [p.user_id for p in members] + ([self.server.bot_id] if with_bot else [])
+        patient(self.server.admin.add_subscriptions, [{"name": full}], principals=principals,
+                invite_only=private)
+        return full
+
+    def make_guest(self, person: Person) -> None:
+        patient(self.server.admin.call_endpoint, url=f"users/{person.user_id}", method="PATCH",
+                request={"role": 600})
+
+
+@pytest.fixture
+def world(real_server) -> World:
+    return World(real_server)
+
+
+# ---- the bot as a real process ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BotProcess:
+    """`python -m bot.cli run --config RC` against the real server, its log in a file."""
+
+    def __init__(self, config: Path, data_dir: Path, log_path: Path):
+        self.config, self.data_dir, self.log_path = config, data_dir, log_path
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> "BotProcess":
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"==== start {self.starts}\n")
+            log.flush()
+            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(self.config)],
+                                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.starts += 1
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM, then wait for the ordered shutdown; the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def current_log(self) -> str:
+        return self.log().rsplit(f"==== start {self.starts - 1}\n", 1)[-1]
+
+    def wait_log(self, pattern: str, timeout: float = WAIT) -> str:
+        found = wait_until(lambda: re.search(pattern, self.current_log()), timeout, interval=0.05)
+        if found is None:
+            pytest.fail(f"the bot never logged {pattern!r}; its log:\n{self.current_log()[-4000:]}")
+        return found.group(0)
+
+    def queue_id(self) -> str:
+        return re.findall(r"Registered event queue (\S+)", self.current_log())[-1]
+
+    def read(self, read):
+        """Read the bot's database beside it (WAL: a reader never blocks the bot)."""
+        path = self.data_dir / DB_FILENAME
+        if not path.exists():
+            return None
+        with Store(path) as store:
+            return read(store)
+
+    def documents(self) -> list:
+        return self.read(lambda store: store.documents(MAIN_SOURCE)) or []
+
+    def snapshot_id(self) -> int | None:
+        info = self.read(lambda store: store.snapshot_info(MAIN_SOURCE))
+        return info[0] if info else None
+
+
+def at_least(found: list, n: int) -> list | None:
+    """`found` once it holds n items (for waiting on replies), else None."""
+    return found if len(found) >= n else None
+
+
+RUNNING: list[BotProcess] = []  # the bot processes of the current test, for failure reports
+
+
+@pytest.fixture
+def bot_process(real_server, world, tmp_path):
+    """A factory of bot processes for this test's world; all are stopped at teardown."""
+    started = RUNNING
+    started.clear()
+
+    def make(welcome: str, extra: str = "") -> BotProcess:
+        """A bot reading `welcome`; `extra` holds `key = value` lines that override the defaults."""
+        data_dir = tmp_path / f"data-{len(started)}"
+        settings = {"source_stream": welcome, "source_topic": TOPIC, "embedding_model": "hashing",
+                    "debounce_minutes": "0", "refresh_cooldown_minutes": "0", "data_dir": str(data_dir),
+                    "web_port": str(free_port())}
+        settings.update(line.split(" = ", 1) for line in extra.splitlines() if line.strip())
+        config = tmp_path / f"zuliprc-{len(started)}"
+        shutil.copy(real_server.bot_rc, config)
+        with open(config, "a", encoding="utf-8") as handle:
+            handle.write("\n[batchviz]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        process = BotProcess(config, data_dir, tmp_path / f"bot-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()
+    RUNNING.clear()
+
+
+def wait_for(condition, what: str, timeout: float = WAIT):
+    """Poll until `condition()` is truthy; fail (with the bot's log) after `timeout` s or as
+    soon as a bot process has died on its own."""
+    def settled():
+        for process in RUNNING:
+            if process.proc is not None and process.proc.poll() not in (None, -signal.SIGKILL, 0):
+                pytest.fail(f"the bot exited with {process.proc.returncode} while waiting for {what}:\n"
+                            f"{process.current_log()[-4000:]}")
+        return condition()
+
+    value = wait_until(settled, timeout, interval=0.2)
+    if value is None:
+        logs = "\n".join(process.current_log()[-3000:] for process in RUNNING)
+        pytest.fail(f"timed out after {timeout} s waiting for {what}; the bot's log:\n{logs}")
+    return value
