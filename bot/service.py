@@ -120,11 +120,11 @@ def _joined(numbers: Iterable[int]) -> str:
 
 
 def _people_changes(old: MapResult, new: MapResult) -> list[str]:
+    """Who joined. Departures are never told: these lines are posted in streams, and
+    "1 person left" would say that someone opted out, and when."""
     before = {doc.person_id for doc in old.people}
     joined = [doc.name for doc in new.people if doc.person_id not in before]
-    left = len(before - {doc.person_id for doc in new.people})
-    lines = [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
-    return lines + ([f"{left} {'person' if left == 1 else 'people'} left the map."] if left else [])
+    return [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
 
 
 def _cluster_changes(old: MapResult, new: MapResult) -> list[str]:
