@@ -130,6 +130,17 @@ def test_secret_is_private_and_stable(tmp_path):
     assert load_or_create_secret(tmp_path) == first and len(first) >= 32
 
 
+def test_empty_secret_left_by_a_crash_is_replaced(tmp_path):
+    """A crash between creating and writing the secret once left an empty file, and the
+    bot never started again; now it is replaced, written whole, 0600 (issue 9.8)."""
+    (tmp_path / "map-link-secret").write_bytes(b"")
+    secret = load_or_create_secret(tmp_path)
+    assert len(secret) >= 32 and Signer(secret)
+    assert stat.S_IMODE(os.stat(tmp_path / "map-link-secret").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o700
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map-link-secret"]  # no temporary left
+
+
 def test_off_mode_has_no_links(tmp_path):
     """With web_mode off no link is minted."""
     links = MapLinks("off", None, lambda s, i: tmp_path / "x.html", ttl_hours=1)
