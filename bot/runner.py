@@ -18,7 +18,7 @@ from typing import Callable
 from bot import service
 from bot.answers import Answerer, Asker
 from bot.directory import Directory
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, check_post_stream
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher
@@ -67,6 +67,7 @@ class Bot:
         self.store = Store(s.database)
         self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
         self.directory = Directory(self.io)
+        check_post_stream(self.directory, s)  # the weekly post must not leak a private source
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id)
         self.refresher = Refresher(self.store, self._rebuild)
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)

@@ -35,13 +35,14 @@ class User:
     full_name: str
     api_key: str
     is_bot: bool = False
+    role: int = 400  # 600: guest
 
     def summary(self) -> dict:
         """The user object of GET /users and GET /users/{id} (a spec-conforming subset)."""
         return {
             "user_id": self.user_id, "email": self.email, "full_name": self.full_name,
-            "is_bot": self.is_bot, "is_admin": False, "is_owner": False, "is_guest": False,
-            "is_billing_admin": False, "role": 400, "is_active": True,
+            "is_bot": self.is_bot, "is_admin": False, "is_owner": False, "is_guest": self.role == 600,
+            "is_billing_admin": False, "role": self.role, "is_active": True,
             "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
             "avatar_version": 1, "timezone": "", "date_joined": "2023-01-01T00:00:00+00:00",
             "delivery_email": self.email,
@@ -56,6 +57,8 @@ class Stream:
     invite_only: bool = False
     subscribers: set[int] = field(default_factory=set)
     description: str = ""
+    history_public_to_subscribers: bool = True
+    is_web_public: bool = False
 
 
 @dataclass
