@@ -64,7 +64,7 @@ class Bot:
         self.own_id, self.own_name = int(profile["user_id"]), profile["full_name"]
         log.info("Connected to %s as %s (feature level %s)", s.api_site or "Zulip", self.own_name,
                  self.io.feature_level)
-        self.store = Store(s.database)
+        self.store = Store(s.database, retention_days=s.map_retention_days)
         self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
@@ -215,7 +215,7 @@ class Bot:
     def _map_file(self, source: str, snapshot_id: int, suffix: str) -> Path | None:
         if source not in {src.name for src in self.settings.sources}:
             return None  # never build a path from an unknown name
-        return maps_dir(self.settings.data_dir, source) / f"{int(snapshot_id)}{suffix}"
+        return service.map_file(self.store, maps_dir(self.settings.data_dir, source), snapshot_id, suffix)
 
     def _lookup(self, source: str, snapshot_id: int) -> Path | None:
         return self._map_file(source, snapshot_id, ".html")

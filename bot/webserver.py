@@ -36,6 +36,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "private, no-store",
     "X-Frame-Options": "DENY",
 }
+EXPIRED_MAP = "This map has expired. Ask the bot for the latest one: `map`."
 REFUSALS = {
     Verdict.FORGED: (HTTPStatus.FORBIDDEN, "This map link is not valid."),
     Verdict.EXPIRED: (HTTPStatus.GONE, "This map link has expired. Ask the bot for a fresh one: `map`."),
@@ -106,8 +107,8 @@ class MapServer(ThreadingHTTPServer):
         if verdict in REFUSALS:
             return _plain(*REFUSALS[verdict])
         path = self.lookup(source, snapshot_id)
-        if path is None or not Path(path).is_file():
-            return _plain(HTTPStatus.NOT_FOUND, "This map is no longer kept. Ask the bot: `map`.")
+        if path is None or not Path(path).is_file():  # pruned, or someone on it opted out
+            return _plain(HTTPStatus.GONE, EXPIRED_MAP)
         return HTTPStatus.OK, Path(path).read_bytes(), "text/html; charset=utf-8"
 
 
@@ -144,12 +145,19 @@ class MapLinks:
         return None
 
     def _publish(self, source: str, snapshot_id: int) -> str | None:
+        """Copy the map under its unguessable file name; copies of the source's maps
+        that may no longer be served (retention, opt-out) are deleted."""
         html = self.lookup(source, snapshot_id)
-        if html is None:
+        if html is None or not Path(html).is_file():
             return None
-        name = f"{quote(source, safe='')}-{int(snapshot_id)}.html"
+        prefix = f"{quote(source, safe='')}-"
         self.map_dir.mkdir(parents=True, exist_ok=True)
-        target = self.map_dir / name
+        for old in self.map_dir.glob(f"{prefix}*.html"):
+            if not (Path(html).parent / old.name[len(prefix):]).is_file():
+                old.unlink(missing_ok=True)
+        target = self.map_dir / f"{prefix}{Path(html).name}"
         if not target.exists():
-            shutil.copyfile(html, target)
-        return f"{self.public_url}/{name}" if self.public_url else str(target)
+            temporary = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(html, temporary)
+            temporary.replace(target)
+        return f"{self.public_url}/{target.name}" if self.public_url else str(target)

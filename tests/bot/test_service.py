@@ -67,11 +67,12 @@ def test_rebuild_empty_source(tmp_path):
     assert len(built.result) == 0 and built.result.notice and built.html_path is None
 
 
-def test_rebuild_writes_files_named_by_snapshot(demo_store, tmp_path):
+def test_rebuild_writes_files_named_in_the_snapshot(demo_store, tmp_path):
     """A rebuild saves a new snapshot and writes <id>.html/.png with pseudonyms when asked."""
     names = NamePolicy(pseudonymize=True, keep=(), seed=1)
     built = rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder(), outputs=tmp_path, names=names)
-    assert built.html_path == tmp_path / f"{built.snapshot_id}.html" and built.png_path.exists()
+    assert built.html_path == tmp_path / f"{demo_store.servable_files(built.snapshot_id)}.html"
+    assert built.png_path.exists()
     page = built.html_path.read_text(encoding="utf-8")
     assert built.result.people[0].name not in page
     assert built.changes == ["No changes since the previous map."]

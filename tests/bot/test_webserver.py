@@ -98,11 +98,12 @@ def test_forged_links_are_refused(site, tamper):
     assert status == 403 and HTML not in body
 
 
-def test_signed_but_unknown_map_is_not_found(site):
-    """A valid signature for a map that has no file answers 404."""
+def test_signed_but_pruned_map_has_expired(site):
+    """A valid signature for a map whose file is gone (retention, opt-out) answers
+    410 "this map has expired" (issue 9.2)."""
     server, links = site
-    status, _, _ = get(server, path_of(links.mint_url("intro", 99)))
-    assert status == 404
+    status, _, body = get(server, path_of(links.mint_url("intro", 99)))
+    assert status == 410 and "This map has expired" in body
 
 
 @pytest.mark.parametrize("path", [
