@@ -72,7 +72,7 @@ class Dispatcher:
         sender, answered = int(message["sender_id"]), Future()
 
         def start(_previous: Future | None = None) -> None:
-            self._pool.submit(lambda: answered.set_result(self._answer_and_reply(message, text)))
+            self._pool.submit(lambda: answered.set_result(self.respond(message, text)))
 
         with self._order_lock:
             previous, self._latest[sender] = self._latest.get(sender), answered
@@ -91,7 +91,9 @@ class Dispatcher:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _answer_and_reply(self, message: dict, text: str) -> str:
+    def respond(self, message: dict, text: str) -> str:
+        """Answer a command and deliver the reply; never raises (the one path for the
+        runner's pool and the zulip_bots handler)."""
         try:
             reply = self.answer(message, text)
         except Exception:
