@@ -74,7 +74,7 @@ class Bot:
         self.links = self._start_web()
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
-                                     lambda src: self.answerers[src.name], self.content_changed,
+                                     lambda src: self.answerers[src.name], self.consent_changed,
                                      sources_of=self.store.sources_of)
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
@@ -192,6 +192,14 @@ class Bot:
                 self.dispatcher.submit(event["message"])
         except Exception:
             log.exception("Handling a %s event failed; continuing", event.get("type"))
+
+    def consent_changed(self) -> None:
+        """Someone opted out or in: delete the map files no longer servable, then rebuild."""
+        for source in self.settings.sources:
+            folder = maps_dir(self.settings.data_dir, source.name)
+            service.prune_files(self.store, source.name, folder)
+            self.links.prune(source.name, folder)
+        self.content_changed()
 
     def content_changed(self) -> None:
         for source in self.settings.sources:

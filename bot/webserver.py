@@ -221,18 +221,25 @@ class MapLinks:
             return self._publish(source, snapshot_id)
         return None
 
+    def prune(self, source: str, maps_folder: Path) -> None:
+        """In dir mode, delete the published copies of the source's maps whose own file
+        in `maps_folder` is gone (retention, opt-out)."""
+        if self.mode != "dir" or self.map_dir is None or not self.map_dir.is_dir():
+            return
+        prefix = f"{quote(source, safe='')}-"
+        for old in self.map_dir.glob(f"{prefix}*.html"):
+            if not (Path(maps_folder) / old.name[len(prefix):]).is_file():
+                old.unlink(missing_ok=True)
+
     def _publish(self, source: str, snapshot_id: int) -> str | None:
         """Copy the map under its unguessable file name; copies of the source's maps
         that may no longer be served (retention, opt-out) are deleted."""
         html = self.lookup(source, snapshot_id)
         if html is None or not Path(html).is_file():
             return None
-        prefix = f"{quote(source, safe='')}-"
         self.map_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.map_dir.glob(f"{prefix}*.html"):
-            if not (Path(html).parent / old.name[len(prefix):]).is_file():
-                old.unlink(missing_ok=True)
-        target = self.map_dir / f"{prefix}{Path(html).name}"
+        self.prune(source, Path(html).parent)
+        target = self.map_dir / f"{quote(source, safe='')}-{Path(html).name}"
         if not target.exists():
             temporary = target.with_name(f".{target.name}.tmp")
             shutil.copyfile(html, temporary)
