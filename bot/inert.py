@@ -13,8 +13,9 @@ import re
 # the backslash escapes Zulip's Markdown honours, covering emphasis, code spans, links,
 # images, and the asterisks of mentions and stream links
 _SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]()>#!"})
-# strikethrough (~~) and maths ($$) have no escape: a word joiner splits the pair
-_PAIRS = re.compile(r"([~$])(?=[~$])")
+# strikethrough (~~) and maths ($$) have no escape: a word joiner splits the pair; it
+# also keeps a final "@" from starting a mention with the markup after it ("**@**")
+_PAIRS = re.compile(r"([~$])(?=[~$])|(@)$")
 # a dot inside a token ("ev.il", "x.com/a") would let Zulip turn it into a link
 _LINK_DOT = re.compile(r"\.(?=[^\W_])")
 
@@ -22,4 +23,4 @@ _LINK_DOT = re.compile(r"\.(?=[^\W_])")
 def md(text: object) -> str:
     """One line, every Markdown special character escaped, no bare link or domain."""
     flat = " ".join(str(text).split()).translate(_SPECIAL)
-    return _PAIRS.sub("\\1\u2060", _LINK_DOT.sub(r"\\.", flat))
+    return _PAIRS.sub(lambda m: m.group(0) + "\u2060", _LINK_DOT.sub(r"\\.", flat))
