@@ -10,7 +10,6 @@ import pytest
 from bot.directory import Directory
 from bot.dispatch import NOT_ALLOWED, SENT_BY_DM
 from bot.settings_parse import SettingsError
-from bot.zulip_io import ZulipIO
 
 GUEST = 600
 
