@@ -26,14 +26,27 @@ def build(store, folder):
     return rebuild(store, "demo", PipelineParams(), HashingEmbedder(), outputs=folder)
 
 
-def test_files_have_unguessable_names_and_exist_before_their_snapshot(demo_store, maps):
-    """The page and PNG are written whole under a random stem, which the snapshot names;
-    nothing temporary is left behind (issue 9.4, 10.7)."""
+class RecordingStore(Store):
+    """A real store that notes which map files exist, whole, when a snapshot is saved."""
+
+    def save_snapshot(self, source, result, files=""):
+        self.seen = {p.name: p.stat().st_size for p in self.maps.iterdir()}
+        return super().save_snapshot(source, result, files)
+
+
+def test_files_have_unguessable_names_and_exist_before_their_snapshot(demo_data_dir, maps):
+    """The page and PNG are written whole under a random stem (to a temporary file, then
+    renamed), and only then is the snapshot naming them saved; nothing temporary is left
+    behind (issue 9.4, 10.7)."""
+    demo_store = RecordingStore(demo_data_dir / "batchviz.sqlite3")
+    demo_store.maps = maps
     built = build(demo_store, maps)
     stem = built.html_path.stem
+    assert demo_store.seen == {p.name: p.stat().st_size for p in maps.iterdir()}  # already whole
     assert stem != str(built.snapshot_id) and len(stem) >= 24
     assert demo_store.servable_files(built.snapshot_id) == stem
     assert sorted(p.name for p in maps.iterdir()) == [f"{stem}.html", f"{stem}.png"]
+    demo_store.close()
 
 
 def test_dir_mode_publishes_under_the_unguessable_name(demo_store, tmp_path):
