@@ -12,7 +12,8 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   texts and ``embed_documents`` of the same texts, interleaved in chunks of 256 (the
   throughput comparison; the bare time is also the one the 5,000 target adds 60 s to), then
   ``build_map`` twice on the warm cache: ``warm-1`` (the first build of the process, with
-  numba compiling) and ``warm-2`` (a rebuild inside a long-running process).
+  numba compiling) and ``warm-2`` (a rebuild inside a long-running process);
+- on the warm-2 map, each chat command once, with its peak memory (``commands.py``).
 
 Per-stage times of the subprocess runs come from the snapshot the CLI saves in D
 (``params["timings"]``); "other" is total minus the stages (start-up, imports, reading the
@@ -33,6 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.commands import command_peaks  # noqa: E402
 from benchmarks.common import (BenchmarkError, format_table, load_talks, parse_sizes,  # noqa: E402
                                synthetic_name, verdict)
 
@@ -41,7 +43,8 @@ COLUMNS = ["size", "run", "total s", "embed", "reduce_cl", "cluster", "reduce_pi
            "neighbours", "other", "peak MiB"]
 CHUNK = 256  # texts per step of the interleaved throughput comparison
 TARGETS = {"cold_100": 12.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
-           "over_encode": 60.0, "peak_mib": 3 * 1024.0, "throughput": 0.90}
+           "over_encode": 60.0, "peak_mib": 3 * 1024.0, "throughput": 0.90,
+           "command_mib": 64.0}  # any one command, at any size: O(n·d), never O(n²·d)
 
 
 def write_csv(path: Path, talks) -> None:
@@ -142,7 +145,8 @@ def in_process_runs(size: int, csv_path: Path, model: str | None) -> tuple[list[
         start = time.perf_counter()
         previous = build_map(docs, None, embedder, cache, previous)
         rows.append(row(size, run, time.perf_counter() - start, previous.params["timings"], None))
-    return rows, {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped}
+    return rows, {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
+                  "commands": command_peaks(previous)}
 
 
 def table(rows: list[dict]) -> str:
@@ -160,6 +164,11 @@ def throughput_table(encodes: list[dict]) -> str:
     return format_table(["size", "bare encode texts/s", "embed_documents texts/s", "ratio"], lines)
 
 
+def commands_table(encodes: list[dict]) -> str:
+    lines = [[e["size"], command, peak] for e in encodes for command, peak in e["commands"].items()]
+    return format_table(["size", "command", "peak MiB"], lines)
+
+
 def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
     """[target, size, value, target value, PASS/MISS] for what was measured."""
     find = {(r["size"], r["run"]): r for r in rows}
@@ -173,6 +182,8 @@ def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
             checks.append(("cold minus bare encode (s)", e["size"], find[(e["size"], "cold")]["total"] - e["bare"],
                            TARGETS["over_encode"], True))
         checks.append(("embed throughput / bare", e["size"], e["bare"] / e["pipeline"], TARGETS["throughput"], False))
+        checks.append(("memory of the costliest command (MiB)", e["size"], max(e["commands"].values()),
+                       TARGETS["command_mib"], True))
     peaks = [r for r in rows if r["peak"] is not None]
     checks += [(f"peak memory, {r['run']} (MiB)", r["size"], r["peak"], TARGETS["peak_mib"], True) for r in peaks]
     return [[name, size, value, want, verdict(value, want, at_most)] for name, size, value, want, at_most in checks]
@@ -214,7 +225,7 @@ def main(argv=None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(table(rows), throughput_table(encodes),
+    print(table(rows), throughput_table(encodes), commands_table(encodes),
           format_table(["target", "size", "value", "target value", "result"], targets(rows, encodes)), sep="\n\n")
     return 0
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
+from bot.inert import md
 from pipeline.errors import PipelineError
-from pipeline.neighbours import nearest
+from pipeline.neighbours import nearest_to
 from pipeline.result import MapResult, Neighbour
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 30  # members shown for one cluster
 MAX_ECHO = 100  # characters of the asker's own text repeated in a reply
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]()"})
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,6 @@ class Asker:
     user_id: str
     name: str
     email: str = ""
-
-
-def md(text: object) -> str:
-    """User text made inert in Zulip Markdown: one line, special characters escaped."""
-    return " ".join(str(text).split()).translate(_MARKDOWN)
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -112,8 +107,7 @@ class Answerer:
         if len(stored) >= k or len(result.neighbours[index]) >= len(result) - 1:
             return stored[:k]
         texts = [doc.text for doc in result.people]
-        computed = nearest(result.embeddings, texts, k=len(result) - 1)[index]
-        return [n for n in computed if self._visible(result, n.index)][:k]
+        return nearest_to(result.embeddings, texts, index, k, keep=lambda j: self._visible(result, j))
 
     def _near_reply(self, result: MapResult, index: int, k: int | None, whose: str) -> str:
         neighbours = self._neighbours(result, index, k or self.default_k)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.inert import md
+
 MAX_INPUT = 1000
 MAX_K = 20
 BOT_NAMES = ("batchviz",)
@@ -100,7 +102,7 @@ _PERSON_FOLLOWS = frozenset({"near", "to", "of"})
 _THANKS = frozenset({"please", "pls", "plz", "thanks", "thank", "you", "thx"})
 _POLITE_ME = re.compile(r"\b(show|tell|give|help) me\b", re.IGNORECASE)
 # an other person's mention, a word (apostrophes and hyphens inside), or a signed number
-_WORD = re.compile(r"@_?\*\*[^*]{1,200}\*\*|[^\W_]+(?:['-][^\W_]+)*|[+-]\d+")
+_WORD = re.compile(r"@_?\*\*[^*`]{1,200}\*\*|[^\W_]+(?:['-][^\W_]+)*|[+-]\d+")
 
 
 def request_words(clean: str) -> str:
@@ -132,11 +134,11 @@ def _parse_k(rest: str | None, default: int | None) -> tuple[dict, str | None]:
         return {"k": default}, None
     k = parse_int(rest.lstrip("k=").strip())
     if k is None:
-        return {}, f"I expected a number of people after the name, like `near me 5`, not `{rest[:40]}`."
+        return {}, f"I expected a number of people after the name, like `near me 5`, not “{md(rest[:40])}”."
     return {"k": min(max(k, 1), MAX_K)}, None
 
 
-_MENTION = re.compile(r"@_?\*\*(?P<name>[^*|]{1,200})(?:\|(?P<id>\d{1,20}))?\*\*")
+_MENTION = re.compile(r"@_?\*\*(?P<name>[^*|`]{1,200})(?:\|(?P<id>\d{1,20}))?\*\*")
 
 
 def _parse_person(who: str) -> tuple[dict, str | None]:
@@ -154,7 +156,7 @@ def _parse_person(who: str) -> tuple[dict, str | None]:
 def _parse_cluster(rest: str) -> tuple[dict, str | None]:
     number = parse_int(rest)
     if number is None:
-        return {}, f"`{rest[:40]}` is not a cluster number. Say `show cluster N`, e.g. `show cluster 3`."
+        return {}, f"“{md(rest[:40])}” is not a cluster number. Say `show cluster N`, e.g. `show cluster 3`."
     return {"number": number}, None
 
 

@@ -2,7 +2,9 @@
 
 A command is a one-to-one direct message to the bot, or a stream or group message
 that @-mentions it anywhere in the text (`zulip-run-bot` only sees mentions at the start). Replies go back
-where the question was asked: a DM to the sender, or the same stream and topic.
+where the question was asked: a DM to the sender, or the same stream and topic when
+everyone who can read that stream can read the source; otherwise by DM, with a line in
+the stream saying so (``Directory.may_post`` is the rule).
 Commands run on a small worker pool, so a slow `refresh` never holds up the event loop.
 """
 
@@ -17,6 +19,7 @@ from typing import Callable
 from bot.answers import Asker, Answerer
 from bot.commands import parse
 from bot.directory import Directory
+from bot.settings_parse import SettingsError
 from bot.zulip_io import ZulipIO, message_is_direct, message_is_stream
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,8 @@ NOT_ALLOWED = ("Sorry, I only answer people who can read {where}, where the intr
                "I map are posted.")
 CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
+SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
+              "introductions I map.")
 
 
 class Dispatcher:
@@ -82,7 +87,7 @@ class Dispatcher:
         sender, answered = int(message["sender_id"]), Future()
 
         def start(_previous: Future | None = None) -> None:
-            self._pool.submit(lambda: answered.set_result(self._answer_and_reply(message, text, reply)))
+            self._pool.submit(lambda: answered.set_result(self.respond(message, text, reply)))
 
         with self._order_lock:
             previous, self._latest[sender] = self._latest.get(sender), answered
@@ -102,8 +107,11 @@ class Dispatcher:
         """Finish the commands being answered; those still queued stay in the inbox."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _answer_and_reply(self, message: dict, text: str, reply: str | None) -> str:
-        maybe_sent = reply is not None  # a restart: the reply may be in Zulip already
+    def respond(self, message: dict, text: str, reply: str | None = None) -> str:
+        """Answer a command and deliver the reply, once; never raises (the one path for the
+        runner's pool and the zulip_bots handler). A `reply` given is one that was being
+        sent when the process last stopped: it may be in Zulip already."""
+        maybe_sent = reply is not None
         if reply is None:
             try:
                 reply = self.answer(message, text)
@@ -113,7 +121,7 @@ class Dispatcher:
             if self.inbox is not None:
                 self.inbox.inbox_sending(int(message["id"]), reply)
         try:
-            self.reply(message, reply, maybe_sent)
+            self.deliver(message, reply, maybe_sent)
         except Exception:  # stays `sending` in the inbox: answered at the next start
             log.exception("Replying to message %s failed", message.get("id"))
             return reply
@@ -151,11 +159,28 @@ class Dispatcher:
                     return source
         return self.sources[0]
 
-    def reply(self, message: dict, text: str, maybe_sent: bool = False) -> None:
-        """Reply where the message was asked, exactly once (see `ZulipIO.send_stream`)."""
-        after = int(message["id"])
-        if message_is_stream(message):
-            topic = message.get("subject", message.get("topic", ""))
-            self.io.send_stream(message["display_recipient"], topic, text, after, maybe_sent)
-        else:
-            self.io.send_direct([int(message["sender_id"])], text, after, maybe_sent)
+    def deliver(self, message: dict, text: str, maybe_sent: bool = False) -> None:
+        """Reply where the question was asked if the source may be read there, else by DM;
+        exactly once (see `ZulipIO.send_stream`)."""
+        sender, after = int(message["sender_id"]), int(message["id"])
+        if not message_is_stream(message):
+            self.io.send_direct([sender], text, after, maybe_sent)
+            return
+        where, topic = str(message["display_recipient"]), message.get("subject", message.get("topic", ""))
+        source = self.source_for(message)
+        if self.directory.may_post(where, source.stream):
+            self.io.send_stream(where, topic, text, after, maybe_sent)
+            return
+        log.info("Answered user %s by DM: #%s is not only for readers of %s", sender, where, source.stream)
+        self.io.send_direct([sender], text, after, maybe_sent)
+        self.io.send_stream(where, topic, SENT_BY_DM, after, maybe_sent)
+
+
+def check_post_stream(directory: Directory, settings) -> None:
+    """At start: the weekly post (each source's map) may only go where the source may."""
+    for source in settings.sources:
+        if not directory.may_post(settings.post_stream, source.stream):
+            raise SettingsError(
+                f"{settings.path}: post_stream {settings.post_stream!r} can be read by people who cannot "
+                f"read {source.stream!r}, so the weekly map would show them its introductions. "
+                "Post in the source stream or in a stream only its readers can read.")

@@ -19,7 +19,7 @@ from typing import Callable
 from bot import service
 from bot.answers import Answerer, Asker
 from bot.directory import Directory
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, check_post_stream
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher
@@ -72,16 +72,17 @@ class Bot:
         self.own_id, self.own_name = int(profile["user_id"]), profile["full_name"]
         log.info("Connected to %s as %s (feature level %s)", s.api_site or "Zulip", self.own_name,
                  self.io.feature_level)
-        self.store = Store(s.database)
+        self.store = Store(s.database, retention_days=s.map_retention_days)
         self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
         self.directory = Directory(self.io)
+        check_post_stream(self.directory, s)  # the weekly post must not leak a private source
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id)
         self.refresher = Refresher(self.store, self._rebuild)
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
-                                     lambda src: self.answerers[src.name], self.content_changed,
+                                     lambda src: self.answerers[src.name], self.consent_changed,
                                      sources_of=self.store.sources_of, inbox=self.store)
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
@@ -254,6 +255,14 @@ class Bot:
         if event.get("type") == "message":
             self.dispatcher.submit(event["message"])
 
+    def consent_changed(self) -> None:
+        """Someone opted out or in: delete the map files no longer servable, then rebuild."""
+        for source in self.settings.sources:
+            folder = maps_dir(self.settings.data_dir, source.name)
+            service.prune_files(self.store, source.name, folder)
+            self.links.prune(source.name, folder)
+        self.content_changed()
+
     def content_changed(self, at_once: bool = False) -> None:
         for source in self.settings.sources:
             self.refresher.mark_dirty(source)
@@ -276,7 +285,7 @@ class Bot:
     def _map_file(self, source: str, snapshot_id: int, suffix: str) -> Path | None:
         if source not in {src.name for src in self.settings.sources}:
             return None  # never build a path from an unknown name
-        return maps_dir(self.settings.data_dir, source) / f"{int(snapshot_id)}{suffix}"
+        return service.map_file(self.store, maps_dir(self.settings.data_dir, source), snapshot_id, suffix)
 
     def _lookup(self, source: str, snapshot_id: int) -> Path | None:
         return self._map_file(source, snapshot_id, ".html")

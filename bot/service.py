@@ -1,4 +1,9 @@
-"""Rebuilding a source's map: storage → ``build_map`` → snapshot → HTML and PNG files.
+"""Rebuilding a source's map: storage → ``build_map`` → HTML and PNG files → snapshot.
+
+Map files are written under a random, unguessable stem (to a temporary file, then
+renamed), and the snapshot naming that stem is saved only once both exist, so a link
+never finds a half-written page. After each build, files no snapshot may serve any more
+(pruned by retention, or holding someone who opted out) are deleted.
 
 Shared by the bot's refreshes, the weekly post, the local demo and the CLI. Also what
 changed between two maps (``describe_changes``), matched by who is in which cluster,
@@ -9,6 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
+import secrets
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -16,6 +25,7 @@ from typing import Callable, Iterable
 from bot.answers import md
 from pipeline.build import build_map
 from pipeline.documents import Document
+from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 from pipeline.pseudonym import pseudonyms_for
 from pipeline.render import render_html, render_png
@@ -62,29 +72,76 @@ def import_documents(store, source: str, documents: Iterable[Document]) -> int:
     return count
 
 
+SUFFIXES = (".html", ".png")
+OUR_STEM = re.compile(r"[A-Za-z0-9_-]{24}|[0-9]+")  # token_urlsafe(18), or a snapshot id (older versions)
+MAX_ATTEMPTS = 3  # builds refused because someone opted out while they ran
+
+
+def _atomic(target: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write(temporary path)`` next to ``target``, then rename it into place."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    os.close(fd)
+    try:
+        write(Path(name))
+        os.replace(name, target)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
 def write_outputs(result: MapResult, folder: Path, stem: str, names: NamePolicy,
                   title: str | None = None) -> tuple[Path, Path]:
-    """``<stem>.html`` and ``<stem>.png`` in ``folder``, names shown per the policy."""
+    """``<stem>.html`` and ``<stem>.png`` in ``folder``, names shown per the policy; each
+    appears whole or not at all."""
     folder.mkdir(parents=True, exist_ok=True)
     html_path, png_path = folder / f"{stem}.html", folder / f"{stem}.png"
     shown = names.names(result)
-    html_path.write_text(render_html(result, title=title, names=shown), encoding="utf-8")
-    render_png(result, png_path, names=shown)
+    page = render_html(result, title=title, names=shown)
+    _atomic(html_path, lambda path: path.write_text(page, encoding="utf-8"))
+    _atomic(png_path, lambda path: render_png(result, path, names=shown))
     return html_path, png_path
+
+
+def map_file(store, folder: Path, snapshot_id: int, suffix: str) -> Path | None:
+    """A snapshot's map file if it may be served: kept, and nobody on it opted out since."""
+    stem = store.servable_files(snapshot_id)
+    return Path(folder) / f"{stem}{suffix}" if stem and suffix in SUFFIXES else None
+
+
+def prune_files(store, source: str, folder: Path) -> None:
+    """Delete the map files of the source that no snapshot may serve any more."""
+    if not Path(folder).is_dir():
+        return
+    keep = store.servable_stems(source)
+    for path in Path(folder).iterdir():
+        if path.suffix in SUFFIXES and OUR_STEM.fullmatch(path.stem) and path.stem not in keep:
+            path.unlink(missing_ok=True)
 
 
 def rebuild(store, source: str, params: PipelineParams, embedder, outputs: Path | None = None,
             names: NamePolicy = NamePolicy(), progress: Callable[[str], None] | None = None,
             title: str | None = None) -> RebuildResult:
-    """Build the source's map from storage, save it as a snapshot and render it."""
+    """Build the source's map from storage, render it and save it as a snapshot. A build
+    that someone opted out of while it ran is thrown away and done again."""
     previous = store.latest_snapshot(source)
-    result = build_map(store.documents(source), params, embedder, cache=store,
-                       previous=previous, progress=progress)
-    snapshot_id = store.save_snapshot(source, result)
+    for _ in range(MAX_ATTEMPTS):
+        result = build_map(store.documents(source), params, embedder, cache=store,
+                           previous=previous, progress=progress)
+        stem = secrets.token_urlsafe(18)
+        html_path = png_path = None
+        if outputs is not None and len(result):
+            html_path, png_path = write_outputs(result, Path(outputs), stem, names, title)
+        snapshot_id = store.save_snapshot(source, result, files=stem if html_path else "")
+        if snapshot_id is not None:
+            break
+        log.info("source %s: someone opted out during the build; building again", source)
+        for path in (html_path, png_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+    else:
+        raise PipelineError("people kept opting out during the build; try again later")
     log.info("source %s: snapshot %s with %d people", source, snapshot_id, len(result))
-    html_path = png_path = None
-    if outputs is not None and len(result):
-        html_path, png_path = write_outputs(result, Path(outputs), str(snapshot_id), names, title)
+    if outputs is not None:
+        prune_files(store, source, Path(outputs))
     return RebuildResult(result, snapshot_id, html_path, png_path, describe_changes(previous, result))
 
 
@@ -120,11 +177,11 @@ def _joined(numbers: Iterable[int]) -> str:
 
 
 def _people_changes(old: MapResult, new: MapResult) -> list[str]:
+    """Who joined. Departures are never told: these lines are posted in streams, and
+    "1 person left" would say that someone opted out, and when."""
     before = {doc.person_id for doc in old.people}
     joined = [doc.name for doc in new.people if doc.person_id not in before]
-    left = len(before - {doc.person_id for doc in new.people})
-    lines = [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
-    return lines + ([f"{left} {'person' if left == 1 else 'people'} left the map."] if left else [])
+    return [f"New on the map ({len(joined)}): " + ", ".join(md(name) for name in joined)] if joined else []
 
 
 def _cluster_changes(old: MapResult, new: MapResult) -> list[str]:

@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_port", "8765", "Port the map web server listens on (0: any free port).", integer(0, 65535)),
     Setting("public_url", "", "Base URL people open maps at (empty: the map server's address; file paths in dir mode).", url),
     Setting("link_ttl_hours", "168", "How long a map link works.", integer(1, 24 * 366)),
+    Setting("map_retention_days", "30", "Older maps (snapshots and their files) are deleted; the latest is kept.", integer(1, 3660)),
     Setting("map_dir", "", "Folder the maps are written to in dir mode (empty: data_dir/site).", text),
     Setting("pseudonymize", "false", "Show made-up names on the map instead of real ones.", boolean),
     Setting("keep_names", "", "Comma-separated names kept as they are when pseudonymizing.", name_list),
@@ -115,6 +116,7 @@ class Settings:
     web_port: int
     public_url: str
     link_ttl_hours: int
+    map_retention_days: int
     map_dir: Path
     pseudonymize: bool
     keep_names: tuple[str, ...]

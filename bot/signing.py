@@ -10,10 +10,13 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import time
 from enum import Enum
 from pathlib import Path
 from typing import Callable
+
+from storage.db import private_folder
 
 SECRET_FILE = "map-link-secret"
 SECRET_BYTES = 32
@@ -26,16 +29,40 @@ class Verdict(Enum):
 
 
 def load_or_create_secret(data_dir: str | Path) -> bytes:
-    """The installation's signing secret, created (mode 0600) on first use."""
+    """The installation's signing secret, created (mode 0600) on first use.
+
+    The secret is written whole to a temporary file and then linked into place, so a
+    crash never leaves an empty or partial secret; one left by an older version (too
+    short to sign with) is replaced. Two processes starting at once agree on one secret.
+    """
     path = Path(data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
+    existing = _read(path)
+    if existing is not None and len(existing) >= SECRET_BYTES:
+        return existing
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(SECRET_BYTES))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(SECRET_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if existing is None:
+            try:
+                os.link(temporary, path)  # fails if another process got there first
+            except FileExistsError:
+                pass
+        else:
+            os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
     return path.read_bytes()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 class Signer:

@@ -156,15 +156,17 @@ def _read_credentials(config_file: str) -> tuple[str, str]:
 class ZulipIO:
     """A `zulip.Client` whose every call retries the way a long-running bot needs."""
 
-    def __init__(self, config_file: str, policy: RetryPolicy | None = None):
+    def __init__(self, config_file: str, policy: RetryPolicy | None = None, client: zulip.Client | None = None):
+        """Connect with the zuliprc `config_file`, or adopt a connected `client` (the one
+        `zulip-run-bot` made)."""
         self.config_file = str(config_file)
         self.policy = policy or RetryPolicy()
         self.budget = RequestBudget(self.policy.per_minute, self.policy.sleep)
-        email, key = _read_credentials(self.config_file)
+        email, key = _read_credentials(self.config_file) if client is None else (client.email, client.api_key)
         token = base64.b64encode(f"{email}:{key}".encode()).decode() if key else ""
         redact_in_logs(key, token)
         self._last = threading.local()
-        self.client = self._with_retries("connect", self._connect, check=False)
+        self.client = self._with_retries("connect", lambda: self._prepare(client or self._new_client()), check=False)
         self.feature_level: int = self.client.feature_level
         self.email: str = self.client.email
 
@@ -260,9 +262,10 @@ class ZulipIO:
 
     # -- retry machinery
 
-    def _connect(self) -> zulip.Client:
-        client = zulip.Client(config_file=self.config_file, retry_on_errors=False,
-                              client="batchviz")
+    def _new_client(self) -> zulip.Client:
+        return zulip.Client(config_file=self.config_file, retry_on_errors=False, client="batchviz")
+
+    def _prepare(self, client: zulip.Client) -> zulip.Client:
         client.ensure_session()
         client.session.hooks["response"].append(self._remember)
         return client

@@ -18,6 +18,8 @@ engine", not also "engine"). In a batch of ``MIN_DOCS_FOR_DF`` or more, a term m
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -53,6 +55,30 @@ def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 
         [Neighbour(int(j), float(s), w) for j, s, w in zip(index[i], similarity[i], words[i])]
         for i in range(n)
     ]
+
+
+def nearest_to(embeddings: np.ndarray, texts: list[str], row: int, k: int = 5, shared: int = 3,
+               keep: Callable[[int], bool] = lambda index: True) -> list[Neighbour]:
+    """One person's ``k`` nearest others that ``keep`` accepts, by plain cosine similarity,
+    highest first (ties to the lower index). Only that person's row is scored: O(n·d)
+    time and memory, where ``nearest`` for everyone is O(n²·d) time. For answering one
+    question when the stored neighbours are too few (more asked, or some opted out)."""
+    unit = normalised(embeddings)
+    similarity = unit @ unit[row]
+    order = np.lexsort((np.arange(len(unit)), -similarity))
+    chosen = [int(j) for j in _kept(order, row, keep, k)]
+    words = pair_words(texts, np.full(len(chosen), row), np.array(chosen, dtype=np.int64), shared)
+    return [Neighbour(j, float(similarity[j]), w) for j, w in zip(chosen, words)]
+
+
+def _kept(order: np.ndarray, row: int, keep: Callable[[int], bool], k: int) -> Iterator[int]:
+    taken = 0
+    for j in order:
+        if taken == k:
+            return
+        if j != row and keep(int(j)):
+            taken += 1
+            yield j
 
 
 def rank(embeddings: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +171,14 @@ def surface_forms(text: str) -> dict[str, str]:
 def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[list[str]]]:
     """For each pair (i, index[i, j]), up to ``shared`` words both texts use, best first."""
     n, k = index.shape
-    words: list[list[list[str]]] = [[[] for _ in range(k)] for _ in range(n)]
-    if shared <= 0:
+    flat = pair_words(texts, np.repeat(np.arange(n), k), index.ravel(), shared)
+    return [flat[i * k:(i + 1) * k] for i in range(n)]
+
+
+def pair_words(texts: list[str], left: np.ndarray, right: np.ndarray, shared: int) -> list[list[str]]:
+    """For each pair (left[p], right[p]), up to ``shared`` words both texts use, best first."""
+    words: list[list[str]] = [[] for _ in range(len(left))]
+    if shared <= 0 or not len(left):
         return words
     try:
         max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
@@ -155,13 +187,13 @@ def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[
         return words
     vocabulary = weights.get_feature_names_out()
     tfidf = weights.transform(texts).tocsr()
-    written = [surface_forms(text) for text in texts]
-    left = np.repeat(np.arange(n), k)
-    products = sparse.csr_matrix(tfidf[left].multiply(tfidf[index.ravel()]))
-    for pair in range(n * k):
+    products = sparse.csr_matrix(tfidf[left].multiply(tfidf[right]))
+    written: dict[int, dict[str, str]] = {}
+    for pair in range(len(left)):
         start, end = products.indptr[pair], products.indptr[pair + 1]
         columns, values = products.indices[start:end], products.data[start:end]
         best = np.lexsort((vocabulary[columns], -values))[:CANDIDATES * shared]
         keys = select([str(w) for w in vocabulary[columns[best]]], shared)
-        words[pair // k][pair % k] = [written[pair // k].get(key, key) for key in keys]
+        own = written.setdefault(int(left[pair]), surface_forms(texts[left[pair]]))
+        words[pair] = [own.get(key, key) for key in keys]
     return words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timezone
 
@@ -39,25 +40,43 @@ class ConsentMixin:
 
     def forget_person(self, user_id) -> int:
         """Delete the person's messages (every source), the cached embeddings of their
-        texts, and their words in stored snapshots; returns the messages deleted.
+        texts, and their words and name in stored snapshots, cluster sentences included;
+        returns the messages deleted.
 
         Snapshots keep the person's place (so stored maps stay whole) until the next
-        build leaves them out.
+        build leaves them out; the map files of those snapshots are no longer served
+        once the person has opted out (``servable_files``).
         """
         user_id = as_key(user_id, "user_id")
         with self._db.transaction() as conn:
-            delete_embeddings(conn, _text_hashes(conn, user_id))
+            texts = _texts(conn, user_id)
+            delete_embeddings(conn, {text_hash(text) for text in texts})
+            _scrub_sentences(conn, user_id, texts)
             conn.execute(
-                "UPDATE snapshot_people SET text = '', raw = '' WHERE person_id = ?", (user_id,)
+                "UPDATE snapshot_people SET text = '', raw = '', name = '' WHERE person_id = ?", (user_id,)
             )
             deleted = conn.execute("DELETE FROM messages WHERE user_id = ?", (user_id,)).rowcount
         self._db.scrub()
         return deleted
 
 
-def _text_hashes(conn: sqlite3.Connection, user_id: str) -> set[str]:
-    """Every text of the person that may have been embedded: each message, each source's
-    joined document now, and the document text of every stored snapshot."""
+def _scrub_sentences(conn: sqlite3.Connection, user_id: str, texts: set[str]) -> None:
+    """Drop the sentences quoted from the person's texts from every snapshot they are in."""
+    rows = conn.execute(
+        "SELECT id, clusters FROM snapshots WHERE id IN "
+        "(SELECT snapshot_id FROM snapshot_people WHERE person_id = ?)", (user_id,)).fetchall()
+    for snapshot_id, encoded in rows:
+        clusters = json.loads(encoded)
+        for cluster in clusters:
+            cluster["sentences"] = [s for s in cluster.get("sentences", [])
+                                    if not any(s.strip() and s.strip() in text for text in texts)]
+        conn.execute("UPDATE snapshots SET clusters = ? WHERE id = ?",
+                     (json.dumps(clusters, ensure_ascii=False), snapshot_id))
+
+
+def _texts(conn: sqlite3.Connection, user_id: str) -> set[str]:
+    """Every text of the person that may have been embedded or quoted: each message, each
+    source's joined document now, and the document text of every stored snapshot."""
     rows = conn.execute(
         "SELECT source, raw, clean FROM messages WHERE user_id = ? "
         "ORDER BY timestamp, message_id", (user_id,)
@@ -68,4 +87,4 @@ def _text_hashes(conn: sqlite3.Connection, user_id: str) -> set[str]:
         texts.add(join_messages([r[1] for r in mine], [r[2] for r in mine])[0])
     texts.update(text for (text,) in conn.execute(
         "SELECT text FROM snapshot_people WHERE person_id = ?", (user_id,)))
-    return {text_hash(text) for text in texts if text}
+    return {text for text in texts if text}

@@ -8,6 +8,7 @@ SQLite's own locking, with WAL so readers never wait for a writer.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -77,9 +78,24 @@ class Database:
         return self._conn
 
 
+def private_folder(folder: Path) -> Path:
+    """Create the folder readable by this user only (0700); tighten it if it exists."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def _private_file(path: Path) -> None:
+    """The database holds people's words and names: 0600 before SQLite first writes it
+    (SQLite gives its -wal and -shm files the database file's mode)."""
+    private_folder(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     conn = None
     try:
         conn = sqlite3.connect(

@@ -106,7 +106,11 @@ _V2 = (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "people, messages, consent, embedding cache, snapshots, state", _V1),
-    Migration(2, "the durable command inbox", _V2),
+    Migration(2, "snapshots: the stem of their map files, and when they were saved", (
+        "ALTER TABLE snapshots ADD COLUMN files TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE snapshots ADD COLUMN saved_at TEXT NOT NULL DEFAULT ''",
+    )),
+    Migration(3, "the durable command inbox", _V2),
 )
 
 

@@ -24,11 +24,12 @@ class Store(MessagesMixin, ConsentMixin, EmbeddingCacheMixin, SnapshotMixin, Sta
     """
 
     def __init__(self, path: str | Path, keep_snapshots: int = KEEP_SNAPSHOTS,
-                 migrations=MIGRATIONS):
+                 migrations=MIGRATIONS, retention_days: float | None = None):
         if keep_snapshots < 1:
             raise ValueError(f"keep_snapshots must be at least 1, got {keep_snapshots}")
         self.path = Path(path)
         self.keep_snapshots = keep_snapshots
+        self.retention_days = retention_days  # None: snapshots are pruned by count only
         self._db = Database(self.path)
         try:
             self.schema_version = migrate(self._db, migrations)

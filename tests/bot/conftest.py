@@ -66,9 +66,9 @@ def sleeps():
 def make_settings(realm, tmp_path):
     """Settings for the bot from a real zuliprc (map server on a free port); `extra` adds keys."""
 
-    def make(extra: str = "", stream: str = WELCOME):
+    def make(extra: str = "", stream: str = WELCOME, post_stream: str = "general"):
         text = (f"\n[batchviz]\nsource_stream = {stream}\nsource_topic = {INTRO_TOPIC}\n"
-                "embedding_model = hashing\npost_stream = general\npost_topic = maps\n"
+                f"embedding_model = hashing\npost_stream = {post_stream}\npost_topic = maps\n"
                 "debounce_minutes = 5\nrefresh_cooldown_minutes = 10\nweb_port = 0\n" + extra)
         return load_settings(realm.server.zuliprc(tmp_path, realm.bot, extra=text))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 
+import numpy as np
 import pytest
 
 from bot.answers import Answerer, Asker, md
@@ -186,3 +188,28 @@ def test_a_map_is_read_once_per_snapshot_and_a_new_one_is_seen(answerer, demo_st
     rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder())
     newer = answerer.latest_map()
     assert newer is not first and len(newer) == len(first)
+
+
+def test_near_me_beyond_the_stored_neighbours_scores_only_the_askers_row(tmp_path):
+    """`near me 6` with fewer stored neighbours scores the asker against everyone once
+    (O(n·d)), never everyone against everyone: at 600 people × 384 dimensions the old
+    way held a 600 × 599 × 384 array (550 MB). The six are the most similar by cosine,
+    and people who opted out are skipped (issue 9.10)."""
+    from tests.storage.conftest import build_result
+
+    result = build_result(n=600, dim=384)  # one stored neighbour each
+    with Store(tmp_path / "db.sqlite3") as store:
+        store.save_snapshot("big", result)
+        unit = result.embeddings / np.linalg.norm(result.embeddings, axis=1, keepdims=True)
+        by_cosine = [int(j) for j in np.argsort(-(unit @ unit[0]), kind="stable") if j != 0]
+        store.set_consent(result.people[by_cosine[0]].person_id, True)
+        answerer = Answerer(store, "big")
+        answerer.latest_map()  # read the snapshot before measuring the command
+        tracemalloc.start()
+        try:
+            reply = say(answerer, asker_for(result, 0), "near me 6")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert listed_names(reply) == [md(result.people[j].name) for j in by_cosine[1:7]]
+    assert peak < 40 * result.embeddings.nbytes  # everyone × everyone would be 600 × that

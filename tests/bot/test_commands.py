@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot.commands import COMMANDS, FILLER, MAX_K, ParsedCommand, help_text, normalize, parse
+from tests.reliability.conftest import assert_clear_reply
 
 FORGIVING = [
     ("help", "help", {}),
@@ -83,14 +84,28 @@ def test_forgiving_inputs(text, name, args):
 
 
 @pytest.mark.parametrize("text, command, fragment", [
-    ("cluster 3abc", "cluster", "`3abc` is not a cluster number"),
-    ("show cluster #x", "cluster", "`x` is not a cluster number"),
+    ("cluster 3abc", "cluster", "“3abc” is not a cluster number"),
+    ("show cluster #x", "cluster", "“x” is not a cluster number"),
     ("near me lots", "near_me", "number of people"),
 ])
 def test_bad_arguments_explain_themselves(text, command, fragment):
     """A known command with unusable arguments carries an explanation, not a guess."""
     parsed = parse(text)
     assert parsed.name == command and fragment in parsed.error
+
+
+@pytest.mark.parametrize("text", [
+    "near me @**x`** @**all**`",
+    "show cluster @**`[Re-auth](https://ev.il)**`",
+    "near me ~~gone~~ $$x$$ ev.il",
+])
+def test_echoed_arguments_are_inert_markdown(text):
+    """What a person typed comes back escaped, never inside a code span it could close:
+    no live mention, link, strikethrough or maths (issue 9, item 9)."""
+    error = parse(text).error
+    assert error
+    assert_clear_reply(error)
+    assert "~~" not in error and "$$" not in error and "ev.il" not in error
 
 
 def test_unknown_text():

@@ -1,27 +1,22 @@
-"""The zulip_bots handler, driven by zulip_bots.test_lib's StubBotHandler on a real map."""
+"""The zulip_bots handler, run as `zulip-run-bot` runs it (zulip_bots' ExternalBotHandler
+around a real zulip.Client) against the test server, on a real stored map."""
 
 from __future__ import annotations
 
+import configparser
+
 import pytest
+import zulip
+from zulip_bots.lib import ExternalBotHandler
 from zulip_bots.test_lib import StubBotHandler
 
 from bot import handler as handler_module
 from bot.answers import md
 from bot.commands import help_text
+from bot.dispatch import NOT_ALLOWED, SENT_BY_DM
 from bot.settings import database_path
+from bot.settings_parse import SettingsError
 from storage import Store
-
-
-class ConfiguredBotHandler(StubBotHandler):
-    """The test library's stub, with a [batchviz] config section."""
-
-    def __init__(self, config: dict[str, str]):
-        super().__init__()
-        self.config = config
-
-    def get_config_info(self, bot_name: str, optional: bool = False) -> dict[str, str]:
-        assert bot_name == "batchviz"
-        return self.config
 
 
 @pytest.fixture
@@ -31,24 +26,33 @@ def demo_map(demo_data_dir):
 
 
 @pytest.fixture
-def talk(demo_data_dir, demo_map):
-    """A conversation with the handler as the first demo person: [(request, reply)] → replies."""
-    stub = ConfiguredBotHandler({"data_dir": str(demo_data_dir), "source": "demo"})
-    bot = handler_module.handler_class()
-    bot.initialize(stub)
-    me = demo_map.people[0]
+def run_handler(realm, tmp_path):
+    """`zulip-run-bot` with a [batchviz] config: returns ask(person, text, stream=None) →
+    the bot's new messages [(kind, recipient ids or stream id, content)]."""
 
-    def converse(requests: list[str]) -> list[str]:
-        replies = []
-        for request in requests:
-            stub.reset_transcript()
-            message = {"content": request, "sender_id": me.person_id, "sender_full_name": me.name,
-                       "sender_email": "me@example.com", "type": "private"}
-            bot.handle_message(message, stub)
-            replies.append(stub.unique_reply()["content"])
-        return replies
+    def start(config: dict[str, str]):
+        parser = configparser.ConfigParser()
+        parser["batchviz"] = config
+        client = zulip.Client(config_file=str(realm.server.zuliprc(tmp_path, realm.bot)))
+        bot_handler = ExternalBotHandler(client, None, None, bot_config_parser=parser)
+        handler = handler_module.handler_class()
+        handler.initialize(bot_handler)
 
-    return converse
+        def ask(person, text: str, stream: str | None = None) -> list[tuple]:
+            before = len(realm.server.messages_sent_by(realm.bot))
+            if stream:
+                message_id = realm.server.send_stream_message(person, stream, "chat", text)
+            else:
+                message_id = realm.server.send_dm(person, realm.bot, text)
+            [message] = client.get_messages({"anchor": message_id, "num_before": 0, "num_after": 0,
+                                             "apply_markdown": False})["messages"]
+            handler.handle_message({**message, "full_content": message["content"]}, bot_handler)
+            return [(m.type, m.stream_id if m.type == "stream" else m.recipients, m.content)
+                    for m in realm.server.messages_sent_by(realm.bot)[before:]]
+
+        return ask
+
+    return start
 
 
 def test_usage_is_the_help():
@@ -56,33 +60,51 @@ def test_usage_is_the_help():
     assert handler_module.BatchvizHandler().usage() == help_text()
 
 
-def test_conversation(talk, demo_map):
-    """A conversation reads like chat: help, near me, a cluster, an unknown line."""
+def test_conversation(realm, run_handler, demo_data_dir, demo_map):
+    """A conversation reads like chat: help, near someone, a cluster, an unknown line."""
+    ask = run_handler({"data_dir": str(demo_data_dir), "source": "demo", "stream": realm.welcome})
+    person = demo_map.people[0]
     first_neighbour = demo_map.people[demo_map.neighbours[0][0].index].name
-    help_reply, near, cluster, unknown, empty = talk(
-        ["@**test-bot** help", "who's near me?", "cluster #1", "sing a song", ""])
-    assert help_reply == help_text()
-    assert f"1. **{md(first_neighbour)}**" in near
-    assert cluster.startswith("**Cluster 1**")
-    assert "I didn't understand that" in unknown
-    assert empty == help_text()
+    replies = [ask(realm.alice, text)[0][2] for text in ("help", f"near {person.name}", "cluster #1", "sing a song")]
+    assert replies[0] == help_text()
+    assert f"1. **{md(first_neighbour)}**" in replies[1]
+    assert replies[2].startswith("**Cluster 1**")
+    assert "I didn't understand that" in replies[3]
 
 
-def test_opt_out_through_the_handler(talk, demo_map, demo_data_dir):
+def test_the_handler_refuses_people_who_cannot_read_the_source(realm, run_handler, demo_data_dir):
+    """The runner's access check, through the runner's code: Bob does not read the
+    private source and gets the refusal; Alice does and gets the answer (issue 9.6)."""
+    realm.server.add_stream("private-welcome", invite_only=True, subscribers=[realm.bot, realm.alice])
+    ask = run_handler({"data_dir": str(demo_data_dir), "source": "demo", "stream": "private-welcome"})
+    [(_, to_bob, refusal)] = ask(realm.bob, "clusters")
+    assert realm.bob.user_id in to_bob and refusal.startswith(NOT_ALLOWED.split("{")[0])
+    [(_, _, answer)] = ask(realm.alice, "clusters")
+    assert "clusters (" in answer
+
+
+def test_the_handler_routes_like_the_runner(realm, run_handler, demo_data_dir):
+    """Asked in public #general about a private source, the answer goes by DM and the
+    stream hears only that it did (issue 9.6, the rule of 9.1)."""
+    realm.server.add_stream("private-welcome", invite_only=True, subscribers=[realm.bot, realm.alice])
+    ask = run_handler({"data_dir": str(demo_data_dir), "source": "demo", "stream": "private-welcome"})
+    sent = ask(realm.alice, "@**Map Bot** clusters", stream="general")
+    assert [kind for kind, _, _ in sent] == ["private", "stream"]
+    assert "clusters (" in sent[0][2] and sent[1][2] == SENT_BY_DM
+
+
+def test_opt_out_through_the_handler(realm, run_handler, demo_data_dir):
     """`opt out` via the handler records consent in the store."""
-    reply, near = talk(["opt out", "near me"])
-    assert "next map won't include you" in reply and "opted out" in near
+    ask = run_handler({"data_dir": str(demo_data_dir), "source": "demo", "stream": realm.welcome})
+    [(_, _, reply)] = ask(realm.alice, "opt out")
+    assert "next map won't include you" in reply
     with Store(database_path(demo_data_dir)) as store:
-        assert store.opted_out(demo_map.people[0].person_id)
+        assert store.opted_out(str(realm.alice.user_id))
 
 
-def test_without_config_uses_defaults(tmp_path, monkeypatch):
-    """With no config section, the handler uses ./batchviz-data and says there is no map yet."""
-    monkeypatch.chdir(tmp_path)
+def test_without_a_zulip_connection_the_handler_does_not_start():
+    """zulip_bots' test stub has no connection to check access with: a clear refusal,
+    not answers to anyone (issue 9.6)."""
     stub = StubBotHandler()
-    bot = handler_module.handler_class()
-    bot.initialize(stub)
-    bot.handle_message({"content": "map", "sender_id": 5, "sender_full_name": "Ada",
-                        "sender_email": "ada@example.com"}, stub)
-    assert "There is no map yet" in stub.unique_reply()["content"]
-    assert database_path(tmp_path / "batchviz-data").exists()
+    with pytest.raises(SettingsError, match="who may read the source stream"):
+        handler_module.handler_class().initialize(stub)

@@ -155,7 +155,7 @@ def test_private_source_refuses_non_subscribers(realm, make_settings, start_bot,
     """With a private source stream, only its subscribers get answers."""
     server = realm.server
     server.add_stream("secret", invite_only=True, subscribers=[realm.bot, realm.alice])
-    start_bot(make_settings(stream="secret"))
+    start_bot(make_settings(stream="secret", post_stream="secret"))
     server.send_dm(realm.bob, realm.bot, "map")
     [refusal] = wait_for(lambda: [m.content for m in server.messages_sent_by(realm.bot)
                                   if realm.bob.user_id in m.recipients], what="the refusal")

@@ -53,11 +53,11 @@ def test_merge_and_split():
     assert not any(line.startswith("New cluster") for line in lines)
 
 
-def test_dissolved_and_left():
-    """A cluster whose people all went is dissolved, and leavers are counted."""
+def test_dissolved_and_leavers_untold():
+    """A cluster whose people all went is dissolved; how many left is not said (issue 9.7)."""
     old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"]})
     new = make_map({1: ["a", "b", "c"]}, noise=("d",))
-    assert describe_changes(old, new) == ["2 people left the map.", "Cluster 2 (kw2) dissolved"]
+    assert describe_changes(old, new) == ["Cluster 2 (kw2) dissolved"]
 
 
 def test_rebuild_empty_source(tmp_path):
@@ -67,11 +67,12 @@ def test_rebuild_empty_source(tmp_path):
     assert len(built.result) == 0 and built.result.notice and built.html_path is None
 
 
-def test_rebuild_writes_files_named_by_snapshot(demo_store, tmp_path):
+def test_rebuild_writes_files_named_in_the_snapshot(demo_store, tmp_path):
     """A rebuild saves a new snapshot and writes <id>.html/.png with pseudonyms when asked."""
     names = NamePolicy(pseudonymize=True, keep=(), seed=1)
     built = rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder(), outputs=tmp_path, names=names)
-    assert built.html_path == tmp_path / f"{built.snapshot_id}.html" and built.png_path.exists()
+    assert built.html_path == tmp_path / f"{demo_store.servable_files(built.snapshot_id)}.html"
+    assert built.png_path.exists()
     page = built.html_path.read_text(encoding="utf-8")
     assert built.result.people[0].name not in page
     assert built.changes == ["No changes since the previous map."]
@@ -84,8 +85,8 @@ def test_a_few_people_moving_is_neither_a_merge_nor_a_split():
     assert describe_changes(old, new) == ["No changes since the previous map."]
 
 
-def test_one_leaver_is_one_person():
-    """The count of people who left reads as a sentence."""
+def test_someone_leaving_is_not_announced():
+    """Posts and stream replies would tell that someone opted out, and when (issue 9.7)."""
     old = make_map({1: ["a", "b", "c", "d"]})
     new = make_map({1: ["a", "b", "c"]})
-    assert describe_changes(old, new) == ["1 person left the map."]
+    assert describe_changes(old, new) == ["No changes since the previous map."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import stat
 from urllib.parse import urlsplit
 
@@ -98,11 +99,12 @@ def test_forged_links_are_refused(site, tamper):
     assert status == 403 and HTML not in body
 
 
-def test_signed_but_unknown_map_is_not_found(site):
-    """A valid signature for a map that has no file answers 404."""
+def test_signed_but_pruned_map_has_expired(site):
+    """A valid signature for a map whose file is gone (retention, opt-out) answers
+    410 "this map has expired" (issue 9.2)."""
     server, links = site
-    status, _, _ = get(server, path_of(links.mint_url("intro", 99)))
-    assert status == 404
+    status, _, body = get(server, path_of(links.mint_url("intro", 99)))
+    assert status == 410 and "This map has expired" in body
 
 
 @pytest.mark.parametrize("path", [
@@ -128,6 +130,17 @@ def test_secret_is_private_and_stable(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "map-link-secret").st_mode)
     assert mode == 0o600
     assert load_or_create_secret(tmp_path) == first and len(first) >= 32
+
+
+def test_empty_secret_left_by_a_crash_is_replaced(tmp_path):
+    """A crash between creating and writing the secret once left an empty file, and the
+    bot never started again; now it is replaced, written whole, 0600 (issue 9.8)."""
+    (tmp_path / "map-link-secret").write_bytes(b"")
+    secret = load_or_create_secret(tmp_path)
+    assert len(secret) >= 32 and Signer(secret)
+    assert stat.S_IMODE(os.stat(tmp_path / "map-link-secret").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o700
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map-link-secret"]  # no temporary left
 
 
 def test_off_mode_has_no_links(tmp_path):
@@ -162,3 +175,75 @@ def test_serve_mode_prefers_the_public_url(tmp_path):
     unset = MapLinks("serve", signer, lookup, 1, server_url="http://127.0.0.1:9")
     assert public.mint_url("intro", 3).startswith("https://maps.example.org/map/intro/3?exp=")
     assert unset.mint_url("intro", 3).startswith("http://127.0.0.1:9/map/intro/3?exp=")
+
+
+def raw_exchange(server, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes."""
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_head_and_http_server_errors_carry_the_security_headers(site):
+    """HEAD is answered (no body), and http.server's own errors (501, 400) carry the same
+    headers as every other answer (issue 9.11)."""
+    server, links = site
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("HEAD", path_of(links.mint_url("intro", 7)))
+    response = conn.getresponse()
+    assert response.status == 200 and response.read() == b""
+    assert int(response.getheader("Content-Length")) == len(HTML)
+    assert response.getheader("Content-Security-Policy").startswith("default-src 'none'")
+    for request in (b"BREW /map HTTP/1.0\r\n\r\n", b"GET /\x00 \x01 HTTP/9\r\n\r\n"):
+        answer = raw_exchange(server, request).decode("latin-1")
+        assert answer.split(" ")[1] in ("400", "501") and "Content-Security-Policy: default-src 'none'" in answer
+        assert "X-Frame-Options: DENY" in answer
+
+
+def test_200_slow_connections_do_not_starve_a_normal_request(tmp_path, clock):
+    """Slowloris: 200 connections that never finish their request are held open; a
+    normal request is still served, and the server drops the slow ones when their read
+    times out (issue 9.11)."""
+    (tmp_path / "7.html").write_text(HTML)
+    signer = Signer(load_or_create_secret(tmp_path / "data"), clock=clock)
+    server = MapServer("127.0.0.1", 0, signer, lambda s, i: tmp_path / f"{i}.html",
+                       timeout_seconds=1.0).start()
+    slow = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection(server.server_address[:2], timeout=15)
+            sock.sendall(b"GET /map/intro/7?exp=")  # and never the rest
+            slow.append(sock)
+        links = MapLinks("serve", signer, server.lookup, ttl_hours=1, server_url=server.base_url)
+        status, headers, body = get(server, path_of(links.mint_url("intro", 7)))
+        assert status == 200 and body == HTML
+        assert all(sock.recv(1) == b"" for sock in slow)  # closed by the server, not by us
+    finally:
+        for sock in slow:
+            sock.close()
+        server.stop()
+
+
+def test_connections_beyond_the_cap_get_a_busy_answer(tmp_path, clock):
+    """With every connection slot taken, one more gets 503 with the headers, at once."""
+    signer = Signer(load_or_create_secret(tmp_path / "data"), clock=clock)
+    server = MapServer("127.0.0.1", 0, signer, lambda s, i: None, timeout_seconds=30,
+                       max_connections=3).start()
+    held = [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(3)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /")
+        answer = ""
+        while not answer:  # the 3 held ones are being accepted; the next gets the 503
+            answer = raw_exchange(server, b"GET / HTTP/1.0\r\n\r\n").decode()
+            if " 503 " not in answer.split("\r\n")[0]:
+                answer = ""
+        assert "Content-Security-Policy" in answer and "busy" in answer
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()

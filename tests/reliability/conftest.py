@@ -61,10 +61,16 @@ FRAGMENTS = [
     "-1", "0", "3", HUGE, "3abc", "+7", "٣", "1e3",
     "`", "``", "@**all**", "@**everyone**", "@_**Nobody|99**", "@**Nobody Here**", "**", "|", "\\",
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
+    "@**x`**", "@**`", "`@**all**`", "**bold**", "__", "~~", "$$", "[", "]", "](", "[Re-auth](https://ev.il)",
+    "(https://ev.il)", "ev.il", "#**welcome**",
     "\u202eevil", "\u200b", "\u200d", "\ufeff", "🎉", "👩‍👩‍👧", "Ωμέγα", "שלום", "مرحبا", "你好", "ᚠᛇᚻ", "\n", "\t",
 ]
 MENTION = re.compile(r"(?<!\\)@_?\*\*")  # a live Zulip mention (md() escapes the asterisks)
-CODE_SPAN = re.compile(r"`[^`\n]*`")  # inert in Zulip Markdown
+# a code span is inert: a run of n backticks up to the next run of exactly n (CommonMark)
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+OUR_LINKS = "https://maps.example/"  # the only link the tests' answerers hand out
+# a live link: [text](url) with unescaped brackets, or a bare URL Zulip would linkify
+LINK = re.compile(r"(?<!\\)\]\((?!" + re.escape(OUR_LINKS) + r")|https?://(?!maps\.example/)[^\s\\]*[^\W_]\.[^\W_]")
 
 
 def assert_clear_reply(reply: object) -> None:
@@ -72,7 +78,9 @@ def assert_clear_reply(reply: object) -> None:
     assert isinstance(reply, str) and reply.strip()
     assert len(reply) <= 10_000
     assert "Traceback" not in reply and 'File "' not in reply
-    assert not MENTION.search(CODE_SPAN.sub("", reply)), f"the reply would ping someone: {reply!r}"
+    live = CODE_SPAN.sub("", reply)
+    assert not MENTION.search(live), f"the reply would ping someone: {reply!r}"
+    assert not LINK.search(live), f"the reply holds a link someone typed: {reply!r}"
 
 
 @pytest.fixture(scope="session")

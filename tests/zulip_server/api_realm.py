@@ -37,7 +37,8 @@ def user_by_email(server, req) -> dict:
 def _stream_dict(stream) -> dict:
     return {"stream_id": stream.stream_id, "name": stream.name, "description": stream.description,
             "rendered_description": f"<p>{stream.description}</p>" if stream.description else "",
-            "invite_only": stream.invite_only, "is_web_public": False, "history_public_to_subscribers": True,
+            "invite_only": stream.invite_only, "is_web_public": stream.is_web_public,
+            "history_public_to_subscribers": stream.history_public_to_subscribers,
             "first_message_id": None, "message_retention_days": None, "date_created": 1672531200,
             "stream_post_policy": 1, "is_announcement_only": False, "can_remove_subscribers_group": 1,
             "stream_weekly_traffic": None}

@@ -73,6 +73,8 @@ class Stream:
     invite_only: bool = False
     subscribers: set[int] = field(default_factory=set)
     description: str = ""
+    history_public_to_subscribers: bool = True
+    is_web_public: bool = False
 
 
 @dataclass
