@@ -177,8 +177,14 @@ class Dispatcher:
 
 
 def check_post_stream(directory: Directory, settings) -> None:
-    """At start: the weekly post (each source's map) may only go where the source may."""
+    """At start: the weekly post (each source's map) may only go where the source may; and
+    a warning for a source nobody can be answered about."""
     for source in settings.sources:
+        found = directory.stream_named(source.stream)
+        if found and found.get("invite_only") and not found.get("history_public_to_subscribers", True):
+            log.warning("#%s hides its history from new subscribers, so nobody can be trusted to "
+                        "read every introduction and I will answer no one about it. In Zulip, let "
+                        "subscribers see the stream's whole history.", source.stream)
         if not directory.may_post(settings.post_stream, source.stream):
             raise SettingsError(
                 f"{settings.path}: post_stream {settings.post_stream!r} can be read by people who cannot "

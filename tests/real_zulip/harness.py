@@ -168,7 +168,7 @@ class World:
         full = f"{name}-{self.nonce}"
         principals = [p.user_id for p in members] + ([self.server.bot_id] if with_bot else [])
         patient(self.server.admin.add_subscriptions, [{"name": full}], principals=principals,
-                invite_only=private)
+                invite_only=private, history_public_to_subscribers=True)
         return full
 
     def make_guest(self, person: Person) -> None:
