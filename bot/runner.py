@@ -201,7 +201,7 @@ class Bot:
 
     def _rebuild(self, source) -> service.RebuildResult:
         s = self.settings
-        names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state)
+        names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
         return service.rebuild(self.store, source.name, s.pipeline_params(), self.embedder,
                                outputs=maps_dir(s.data_dir, source.name), names=names,
                                title=f"Introductions in {source.stream}")

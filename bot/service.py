@@ -31,6 +31,7 @@ class NamePolicy:
     pseudonymize: bool = False
     keep: tuple[str, ...] = ()
     seed: int = 42
+    site: str = ""  # the Zulip server, for DM links on the map; empty when not from Zulip
 
     def names(self, result: MapResult) -> dict[str, str] | None:
         return pseudonyms_for(result.people, self.keep, self.seed) if self.pseudonymize else None
@@ -68,7 +69,7 @@ def write_outputs(result: MapResult, folder: Path, stem: str, names: NamePolicy,
     folder.mkdir(parents=True, exist_ok=True)
     html_path, png_path = folder / f"{stem}.html", folder / f"{stem}.png"
     shown = names.names(result)
-    html_path.write_text(render_html(result, title=title, names=shown), encoding="utf-8")
+    html_path.write_text(render_html(result, title=title, names=shown, site=names.site or None), encoding="utf-8")
     render_png(result, png_path, names=shown)
     return html_path, png_path
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from bot.service import NamePolicy, describe_changes, rebuild
+from bot.service import NamePolicy, describe_changes, import_documents, rebuild
 from pipeline.documents import Document
 from pipeline.embed import HashingEmbedder
 from pipeline.params import PipelineParams
@@ -75,6 +75,16 @@ def test_rebuild_writes_files_named_by_snapshot(demo_store, tmp_path):
     page = built.html_path.read_text(encoding="utf-8")
     assert built.result.people[0].name not in page
     assert built.changes == ["No changes since the previous map."]
+
+
+def test_map_of_zulip_users_links_each_to_a_dm(tmp_path):
+    """With the Zulip site in the name policy, the written map links each user to a DM."""
+    docs = [Document(str(40 + i), f"User {i}", f"I like rust and chess number {i}") for i in range(4)]
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "main", docs)
+        built = rebuild(store, "main", PipelineParams(), HashingEmbedder(), outputs=tmp_path / "maps",
+                        names=NamePolicy(site="https://chat.example.org"))
+    assert "https://chat.example.org/#narrow/dm/41-user" in built.html_path.read_text(encoding="utf-8")
 
 
 def test_a_few_people_moving_is_neither_a_merge_nor_a_split():
