@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot import service
-from bot.answers import Answerer, Asker
+from bot.answers import Answerer, Asker, zulip_time
 from bot.directory import Directory
 from bot.dispatch import Dispatcher
 from bot.ingest import Ingestor
@@ -238,7 +238,8 @@ class Bot:
         latest = (lambda: self._latest_link(source)) if self.settings.web_mode != "off" else None
         return Answerer(self.store, source.name, latest, refresh=lambda asker: self._refresh_command(source, asker),
                         status_extra=self._status_extra, join_where=source.describe(),
-                        default_k=self.settings.neighbours_k)
+                        default_k=self.settings.neighbours_k, mentions=True,
+                        rebuild_minutes=self.settings.debounce_minutes)
 
     def _latest_link(self, source) -> str:
         info = self.store.snapshot_info(source.name)
@@ -251,13 +252,14 @@ class Bot:
             return f"I rebuilt the map for you recently; you can ask again in {math.ceil(wait / 60)} minute(s)."
         built = self.refresher.refresh(source)
         link = self.links.mint_url(source.name, built.snapshot_id) if built.snapshot_id else None
-        lines = [f"Refreshed: {len(built.result)} people in {len(built.result.clusters)} clusters."]
+        lines = [f"Refreshed: {len(built.result)} people in {len(built.result.clusters)} groups."]
         lines += [f"- {line}" for line in built.changes]
         lines.append(f"[open the map]({link})" if link else "The map isn't published anywhere from here.")
         return "\n".join(lines)
 
     def _status_extra(self) -> str:
-        return f"Next weekly post: {self.scheduler.next_run('weekly-post'):%Y-%m-%d %H:%M %Z}."
+        upcoming = self.scheduler.next_run("weekly-post")
+        return f"Next weekly post: {zulip_time(upcoming)}." if upcoming else "No weekly post is scheduled."
 
 
 def run(settings) -> None:

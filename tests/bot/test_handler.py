@@ -63,7 +63,7 @@ def test_conversation(talk, demo_map):
         ["@**test-bot** help", "who's near me?", "cluster #1", "sing a song", ""])
     assert help_reply == help_text()
     assert f"1. **{md(first_neighbour)}**" in near
-    assert cluster.startswith("**Cluster 1**")
+    assert cluster.startswith("**Group 1**")
     assert "I didn't understand that" in unknown
     assert empty == help_text()
 
