@@ -26,6 +26,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 HULL_ALPHA = 0.15
 MARKER_SIZE = {2: 10, 3: 5}
 LABEL_CHARS = 40
+GL_FROM = 2000  # from this many people, 2-D points are drawn with WebGL (scattergl): SVG gets slow
 
 
 def esc(text: str) -> str:
@@ -49,7 +50,7 @@ def title_html(result: MapResult, title: str | None = None) -> str:
     return "<br>".join([first, *(f"<sup>{line}</sup>" for line in rest)])
 
 
-def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scatter3d:
+def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scattergl | go.Scatter3d:
     coords = xyz[group.indices]
     marker = {"color": colour, "size": MARKER_SIZE[xyz.shape[1]], "line": {"width": 0}}
     common = dict(
@@ -62,7 +63,8 @@ def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scatter3d
     )
     if xyz.shape[1] == 3:
         return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)
-    return go.Scatter(x=coords[:, 0], y=coords[:, 1], **common)
+    kind = go.Scattergl if len(result) >= GL_FROM else go.Scatter
+    return kind(x=coords[:, 0], y=coords[:, 1], **common)
 
 
 def _hull_trace(group, xyz, colour) -> go.Scatter | None:

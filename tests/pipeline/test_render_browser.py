@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from fake_maps import HOSTILE_NAMES, fake_map
 from pipeline.palette import cluster_colours
+from pipeline import render
 from pipeline.render import render_html
 from pipeline.result import Neighbour
 
@@ -350,3 +351,27 @@ def test_list_view_and_card_keep_hostile_text_inert(browser, tmp_path):
     state = browser.execute_script(INJECTED)
     assert state["pwned"] == "undefined" and state["imgs"] == state["handlers"] == 0
     assert state["links"] == 1  # the card's own DM link
+
+
+GL_STATE = """
+const gd = document.getElementById('batchviz-map');
+return gd._fullData.map(t => [t.type, t.visible]);
+"""
+
+
+def test_big_maps_draw_with_webgl_and_stay_explorable(browser, tmp_path, monkeypatch):
+    """From GL_FROM people on, points are scattergl; search, a click and the group filter still work."""
+    monkeypatch.setattr(render, "GL_FROM", 10)
+    result = explore_map()
+    open_page(browser, tmp_path, result)
+    assert [t[0] for t in browser.execute_script(GL_STATE)].count("scattergl") == 4  # one per group
+    assert browser.execute_script(COUNT, "#batchviz-map canvas") >= 1
+    browser.find_element(By.ID, "bv-query").send_keys("Person 7", Keys.ENTER)
+    wait_picked(browser, 7)
+    _, _, ox, oy = browser.execute_script(PIXEL, *result.coords[8])
+    chart = browser.find_element(By.ID, "batchviz-map")
+    ActionChains(browser).move_to_element_with_offset(chart, round(ox), round(oy)).pause(0.3).click().perform()
+    wait_picked(browser, 8)
+    browser.find_element(By.CSS_SELECTOR, '#bv-groups [data-group="3"]').click()
+    WebDriverWait(browser, 20).until(
+        lambda b: [v for kind, v in b.execute_script(GL_STATE) if kind == "scattergl"] == [False, False, True, False])
