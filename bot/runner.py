@@ -67,10 +67,13 @@ class Bot:
         self.store = Store(s.database)
         self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
         self.directory = Directory(self.io)
-        self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id)
+        self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
+                                 react_with=s.intro_reaction)
         self.refresher = Refresher(self.store, self._rebuild)
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
+        if s.link_warning():
+            log.warning(s.link_warning())
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
                                      lambda src: self.answerers[src.name], self.content_changed,

@@ -94,6 +94,16 @@ def test_event_errors_are_retried(realm, start_bot, wait_for, sleeps):
     assert sleeps.asked[0] == 3.0
 
 
+def test_start_warns_when_map_links_only_work_locally(realm, start_bot, make_settings, caplog):
+    """Map server on loopback and no public_url: start-up warns once; with public_url it doesn't."""
+    caplog.set_level(logging.WARNING, logger="bot.runner")
+    start_bot()
+    assert sum("public_url is unset" in r.getMessage() for r in caplog.records) == 1
+    caplog.clear()
+    start_bot(make_settings("public_url = https://maps.example.org\n"))
+    assert not any("public_url" in r.getMessage() for r in caplog.records)
+
+
 def test_a_failing_handler_does_not_end_the_loop(realm, start_bot, wait_for, caplog):
     """An exception while handling one event is logged and the next event is handled."""
     bot, server = start_bot(), realm.server
