@@ -19,6 +19,7 @@ from bot import service
 from bot.answers import Answerer, Asker, zulip_time
 from bot.directory import Directory
 from bot.dispatch import Dispatcher
+from bot.greeting import Greeter
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher
@@ -32,7 +33,7 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ["message", "update_message", "delete_message"]
+EVENT_TYPES = ["message", "update_message", "delete_message", "subscription"]
 ERROR_PAUSE = 1.0  # seconds between attempts when the event queue keeps failing
 
 
@@ -70,6 +71,7 @@ class Bot:
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
                                  react_with=s.intro_reaction)
         self.refresher = Refresher(self.store, self._rebuild)
+        self.greeter = Greeter(self.store, self.io, s.sources[0].describe())
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
         if s.link_warning():
@@ -189,6 +191,7 @@ class Bot:
         try:
             if self.ingestor.handle_event(event):
                 self.content_changed()
+            self.greeter.handle_event(event)
             if event.get("type") == "message":
                 self._last_message_id = max(self._last_message_id, int(event["message"]["id"]))
                 self.dispatcher.submit(event["message"])
