@@ -50,18 +50,29 @@
     $("bv-person").hidden = false;
   }
 
+  // Plotly reads trace text as a little HTML: names go in with <, > and & escaped.
+  function plotlyText(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function point(i) { var v = people[i].xyz; return is3d ? v : [v[0], v[1]]; }
 
   function mark(i, personal) {
-    var here = point(i), line = [[], [], []];
-    if (personal) {
-      people[i].near.forEach(function (j) {
-        var there = point(j);
-        for (var d = 0; d < here.length; d++) line[d].push(here[d], there[d], null);
-      });
-    }
-    var update = {x: [line[0], [here[0]]], y: [line[1], [here[1]]]};
-    if (is3d) update.z = [line[2], [here[2]]];
+    // A big ring on the person; in the personal view, small named rings on their closest
+    // people and a line to each.
+    var here = point(i), line = [[], [], []], rings = [[], [], []], names = [], sizes = [];
+    var ringed = personal ? [i].concat(people[i].near) : [i];
+    ringed.forEach(function (j, k) {
+      var there = point(j);
+      for (var d = 0; d < here.length; d++) {
+        rings[d].push(there[d]);
+        if (k) line[d].push(here[d], there[d], null);
+      }
+      names.push(!personal ? "" : k ? plotlyText(people[j].name) : "you");
+      sizes.push(k ? 14 : 22);
+    });
+    var update = {x: [line[0], rings[0]], y: [line[1], rings[1]], text: [[], names], "marker.size": [null, sizes]};
+    if (is3d) update.z = [line[2], rings[2]];
     return Plotly.restyle(gd, update, [LINES, RING]);
   }
 
@@ -128,7 +139,7 @@
         return select(i, true);
       }
     }
-    say("That person is not on this map.");
+    say("You are not on this map: not yet, or under a made-up name.");
   }
 
   document.addEventListener("click", function (event) {

@@ -144,7 +144,8 @@ def _overlay_traces(dims: int) -> list:
     empty = {"x": [], "y": [], **({"z": []} if dims == 3 else {})}
     lines = kind(**empty, mode="lines", line={"color": "#222222", "width": 2}, hoverinfo="skip",
                  showlegend=False, name="nearest")
-    ring = kind(**empty, mode="markers", hoverinfo="skip", showlegend=False, name="picked",
+    ring = kind(**empty, mode="markers+text", hoverinfo="skip", showlegend=False, name="picked",
+                textposition="bottom center", textfont={"size": 14},
                 marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": "#000000", "width": 3}})
     return [lines, ring]
 

@@ -184,7 +184,8 @@ return [fl.xaxis.l2p(x) - fl.xaxis._length / 2, fl.yaxis.l2p(y) - fl.yaxis._leng
 """
 OVERLAY = """
 const gd = document.getElementById('batchviz-map'), n = gd.data.length;
-return {lines: [gd.data[n - 2].x, gd.data[n - 2].y], ring: [gd.data[n - 1].x, gd.data[n - 1].y]};
+return {lines: [gd.data[n - 2].x, gd.data[n - 2].y], ring: [gd.data[n - 1].x, gd.data[n - 1].y],
+        labels: Array.from(gd.querySelectorAll('.scatterlayer .trace:last-child .textpoint')).map(e => e.textContent).filter(t => t)};
 """
 CARD = """
 const text = id => document.getElementById(id).textContent;
@@ -231,6 +232,7 @@ def test_search_highlights_and_centres_the_person(browser, tmp_path):
     wait_picked(browser, 7)
     x, y = result.coords[7]
     assert browser.execute_script(OVERLAY)["ring"] == [[pytest.approx(x, abs=1e-4)], [pytest.approx(y, abs=1e-4)]]
+    assert browser.execute_script(OVERLAY)["labels"] == []
     dx, dy, _, _ = browser.execute_script(PIXEL, x, y)
     assert abs(dx) < 2 and abs(dy) < 2
     card = browser.execute_script(CARD)
@@ -252,6 +254,7 @@ def test_personal_view_from_the_fragment(browser, tmp_path):
     assert pairs[1::3] == [pytest.approx(q, abs=1e-4) for q in near]
     card = browser.execute_script(CARD)
     assert card["name"] == "Person 4 (you)" and card["near"] == ["Person 5", "Person 6", "Person 7"]
+    assert sorted(overlay["labels"]) == ["Person 5", "Person 6", "Person 7", "you"]
     screenshot(browser, "map-personal.png")
 
 
@@ -345,6 +348,9 @@ def test_list_view_and_card_keep_hostile_text_inert(browser, tmp_path):
     open_page(browser, tmp_path, result, site=SITE)
     listed = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#bv-list [data-person]")]
     assert sorted(listed) == sorted(" ".join(n.split()) for n in names)
+    browser.get(browser.current_url + "#me=" + result.people[13].person_id)  # near: 0, 1, 2
+    wait_picked(browser, 13)
+    assert sorted(browser.execute_script(OVERLAY)["labels"]) == sorted(["you", *(" ".join(n.split()) for n in names[:3])])
     browser.find_element(By.ID, "bv-query").send_keys(HOSTILE_NAMES[0], Keys.ENTER)
     wait_picked(browser, 0)
     assert browser.execute_script(CARD)["name"] == HOSTILE_NAMES[0]
