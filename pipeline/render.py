@@ -52,7 +52,8 @@ def title_html(result: MapResult, title: str | None = None) -> str:
 
 def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scattergl | go.Scatter3d:
     coords = xyz[group.indices]
-    marker = {"color": colour, "size": MARKER_SIZE[xyz.shape[1]], "line": {"width": 0}}
+    size = MARKER_SIZE[xyz.shape[1]] if len(result) < GL_FROM else MARKER_SIZE[3]  # crowded: smaller
+    marker = {"color": colour, "size": size, "line": {"width": 0}}
     common = dict(
         name=esc(group.label),
         legendgroup=str(group.number),
