@@ -203,8 +203,10 @@ class Answerer:
         if self.source not in self.store.sources_of(asker.user_id):
             return (f"You're not on the map yet. Post an introduction in {self.join_where}; "
                     "you'll be on the next map.")
-        when = (f"about {self.rebuild_minutes} minutes after the latest new introduction"
-                if self.rebuild_minutes is not None else "at the next rebuild")
+        minutes = self.rebuild_minutes
+        when = ("at the next rebuild" if minutes is None else
+                "within a minute or so" if minutes <= 1 else
+                f"about {minutes} minutes after the latest new introduction")
         return (f"I have your introduction, but this map was built {zulip_time(result.built_at)}, before it. "
                 f"You'll be on the next map, built {when}; say `refresh` to build it now.")
 

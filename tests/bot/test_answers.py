@@ -257,3 +257,5 @@ def test_stored_but_not_mapped_hears_when(zulip_store):
     reply = say(answerer, Asker("99", "New Person"), "near me")
     assert "I have your introduction" in reply and "about 5 minutes after" in reply and "<time:" in reply
     assert "Post an introduction" not in reply
+    soon = say(Answerer(zulip_store, "z", rebuild_minutes=0), Asker("99", "New Person"), "near me")
+    assert "built within a minute or so" in soon
