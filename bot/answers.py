@@ -1,9 +1,13 @@
 """Replies to parsed commands, read from the latest complete map of one source.
 
-Every reply is Zulip Markdown. People are named in plain bold text, never as mentions,
-and anything a person wrote (names, shared words, sentences) goes through ``md`` so it
-cannot inject mentions, links or formatting. People who opted out are never named: they
-are filtered at answer time too, whatever an older snapshot still holds.
+Every reply is Zulip Markdown. A Zulip user is named by a silent mention
+(``@_**Name|id**``: clickable, notifies no one) when the answerer is told its people are
+Zulip users; anyone else (CSV, demo) in bold text. Anything a person wrote (names,
+shared words, sentences) goes through ``md`` so it cannot inject mentions, links or
+formatting. Times are ``<time:…>``, which Zulip shows in each reader's own time zone.
+How close two people are is said in words calibrated on the batch (``bot.closeness``).
+People who opted out are never named: they are filtered at answer time too, whatever an
+older snapshot still holds.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
+from bot.closeness import Scale, calibrate
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
 from bot.inert import md
 from pipeline.errors import PipelineError
@@ -21,7 +27,7 @@ from pipeline.result import MapResult, Neighbour
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
-MAX_LISTED = 30  # members shown for one cluster
+MAX_LISTED = 30  # members shown for one group
 MAX_ECHO = 100  # characters of the asker's own text repeated in a reply
 
 
@@ -32,6 +38,25 @@ class Asker:
     email: str = ""
 
 
+def person(name: str, person_id: str, mention: bool = False) -> str:
+    """A silent mention of a Zulip user, else the name in bold, escaped.
+
+    Zulip resolves ``@_**Name|id**`` only when Name is the user's full name exactly and
+    has no ``*``; a name that can't be one (or a CSV name) is shown in bold instead.
+    """
+    name = str(name)
+    if mention and person_id.isdigit() and name == " ".join(name.split()) and name and "*" not in name:
+        return f"@_**{name}|{person_id}**"
+    return f"**{md(name)}**"
+
+
+def zulip_time(moment: datetime) -> str:
+    """``<time:2026-11-29T18:30:00+00:00>``: Zulip shows it in each reader's time zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return f"<time:{moment.astimezone(timezone.utc).isoformat(timespec='seconds')}>"
+
+
 def friendly_error(exc: BaseException) -> str:
     """The one place that turns an exception into a one-line chat reply."""
     if isinstance(exc, (PipelineError, StorageError)):
@@ -39,10 +64,6 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, sqlite3.Error):
         return "Sorry, I couldn't read my database just now; please try again in a minute."
     return "Sorry, something went wrong on my side; the details are in my log."
-
-
-def _when(result: MapResult) -> str:
-    return result.built_at.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
 def _shared(neighbour: Neighbour) -> str:
@@ -55,7 +76,8 @@ class Answerer:
     def __init__(self, store, source: str, links: Callable[[], str] | None = None, *,
                  refresh: Callable[[Asker], str] | None = None,
                  status_extra: Callable[[], str] | None = None,
-                 join_where: str = "the introductions topic", default_k: int = 5):
+                 join_where: str = "the introductions topic", default_k: int = 5,
+                 mentions: bool = False, rebuild_minutes: int | None = None):
         self.store = store
         self.source = source
         self.links = links
@@ -63,7 +85,9 @@ class Answerer:
         self.status_extra = status_extra
         self.join_where = join_where
         self.default_k = default_k
-        self._cached: tuple[int, MapResult] | None = None  # (snapshot id, map) last read
+        self.mentions = mentions  # the people are Zulip users: name them by silent mentions
+        self.rebuild_minutes = rebuild_minutes  # how long after a new intro the map is rebuilt
+        self._cached: tuple[int, MapResult, Scale] | None = None  # (snapshot id, map, scale) last read
 
     def answer(self, parsed: ParsedCommand, asker: Asker) -> str:
         if parsed.error:
@@ -86,9 +110,18 @@ class Answerer:
             return None
         cached = self._cached
         if cached is None or cached[0] != info[0]:
-            cached = (info[0], self.store.load_snapshot(info[0]))
+            result = self.store.load_snapshot(info[0])
+            cached = (info[0], result, calibrate(result))
             self._cached = cached
         return cached[1]
+
+    def _scale(self, result: MapResult) -> Scale:
+        cached = self._cached
+        return cached[2] if cached is not None and cached[1] is result else calibrate(result)
+
+    def _name(self, result: MapResult, index: int) -> str:
+        doc = result.people[index]
+        return person(doc.name, doc.person_id, self.mentions)
 
     def _no_map(self) -> str:
         return f"There is no map yet. It is built from the introductions in {self.join_where}; say `refresh` to build it."
@@ -100,6 +133,13 @@ class Answerer:
         if self.links is None:
             return "the map isn't published anywhere from here"
         return f"[open the map]({self.links()})"
+
+    def _personal_link(self, user_id: str) -> str:
+        """``[See yourself on the map](…#me=<id>)``, or "" when there is no map link."""
+        link = self.links() if self.links is not None else ""
+        if not link or "://" not in link:
+            return ""
+        return f"[See yourself and your closest people on the map]({link.split('#')[0]}#me={user_id})"
 
     def _neighbours(self, result: MapResult, index: int, k: int) -> list[Neighbour]:
         """The k nearest visible people, from the snapshot or computed when it has too few."""
@@ -113,10 +153,10 @@ class Answerer:
         neighbours = self._neighbours(result, index, k or self.default_k)
         if not neighbours:
             return f"Nobody else is on the map yet, so there is no one near {whose}."
+        scale = self._scale(result)
         lines = [f"Closest to {whose}:"]
         for rank, n in enumerate(neighbours, 1):
-            name = md(result.people[n.index].name)
-            lines.append(f"{rank}. **{name}** — {round(100 * n.similarity)}% similar{_shared(n)}")
+            lines.append(f"{rank}. {self._name(result, n.index)} — {scale.words(n.similarity)}{_shared(n)}")
         return "\n".join(lines)
 
     def _find(self, result: MapResult, name: str, user_id: str | None) -> list[int]:
@@ -146,9 +186,23 @@ class Answerer:
             return "You opted out, so you're not on the map. Say `opt in` to be included from the next build."
         index = result.index_of(asker.user_id)
         if index is None:
+            return self._not_mapped_yet(result, asker)
+        # In Zulip the reply may be read by a whole stream: say who "you" is.
+        whose = self._name(result, index) if self.mentions else "you"
+        reply = self._near_reply(result, index, k, whose)
+        more = self._personal_link(asker.user_id)
+        return f"{reply}\n{more}" if more and not reply.startswith("Nobody") else reply
+
+    def _not_mapped_yet(self, result: MapResult, asker: Asker) -> str:
+        if self.source not in self.store.sources_of(asker.user_id):
             return (f"You're not on the map yet. Post an introduction in {self.join_where}; "
                     "you'll be on the next map.")
-        return self._near_reply(result, index, k, "you")
+        minutes = self.rebuild_minutes
+        when = ("at the next rebuild" if minutes is None else
+                "within a minute or so" if minutes <= 1 else
+                f"about {minutes} minutes after the latest new introduction")
+        return (f"I have your introduction, but this map was built {zulip_time(result.built_at)}, before it. "
+                f"You'll be on the next map, built {when}; say `refresh` to build it now.")
 
     def answer_near(self, asker: Asker, name: str, user_id: str | None = None, k: int | None = None) -> str:
         result = self.latest_map()
@@ -159,9 +213,9 @@ class Answerer:
         if not found:
             return f"I couldn't find anyone called **{asked}** on the map."
         if len(found) > 1:
-            names = ", ".join(f"**{md(result.people[i].name)}**" for i in found[:10])
+            names = ", ".join(self._name(result, i) for i in found[:10])
             return f"**{asked}** could be several people: {names}. Which one? Say `near` with the full name."
-        return self._near_reply(result, found[0], k, f"**{md(result.people[found[0]].name)}**")
+        return self._near_reply(result, found[0], k, self._name(result, found[0]))
 
     def answer_cluster(self, asker: Asker, number: int) -> str:
         result = self.latest_map()
@@ -169,11 +223,11 @@ class Answerer:
             return self._no_map()
         cluster = result.clusters.get(number)
         if cluster is None:
-            return f"There is no cluster {number}; {self._cluster_range(result)}."
-        members = [md(result.people[i].name) for i in cluster.members if self._visible(result, i)]
-        shown = ", ".join(f"**{m}**" for m in members[:MAX_LISTED])
+            return f"There is no group {number}; {self._cluster_range(result)}."
+        members = [self._name(result, i) for i in cluster.members if self._visible(result, i)]
+        shown = ", ".join(members[:MAX_LISTED])
         more = f" and {len(members) - MAX_LISTED} more" if len(members) > MAX_LISTED else ""
-        lines = [f"**Cluster {number}** ({len(members)} people): {', '.join(md(w) for w in cluster.keywords)}",
+        lines = [f"**Group {number}** ({len(members)} people): {', '.join(md(w) for w in cluster.keywords)}",
                  f"Members: {shown}{more}"]
         if cluster.sentences:
             lines.append(f"> {md(cluster.sentences[0])}")
@@ -184,26 +238,30 @@ class Answerer:
     def _cluster_range(result: MapResult) -> str:
         numbers = sorted(result.clusters)
         if not numbers:
-            return "this map has no clusters yet"
+            return "this map has no groups yet"
         if numbers == list(range(numbers[0], numbers[-1] + 1)):
-            return f"there are clusters {numbers[0]}–{numbers[-1]}"
-        return "there are clusters " + ", ".join(map(str, numbers))
+            return f"there are groups {numbers[0]}–{numbers[-1]}"
+        return "there are groups " + ", ".join(map(str, numbers))
 
     def answer_clusters(self, asker: Asker) -> str:
         result = self.latest_map()
         if result is None:
             return self._no_map()
         if not result.clusters:
-            return f"No clusters yet: {md(result.notice or 'too few introductions to form groups')}."
-        none = f"{result.noise_count} {'person' if result.noise_count == 1 else 'people'} in none"
-        lines = [f"{len(result.clusters)} clusters ({none}):"]
+            return f"No groups yet: {md(result.notice or 'too few introductions to form groups')}."
+        alone = f"{result.noise_count} {'person' if result.noise_count == 1 else 'people'} not in a group"
+        lines = [f"{len(result.clusters)} groups ({alone}):"]
         for number in sorted(result.clusters):
             cluster = result.clusters[number]
-            lines.append(f"* **{number}** ({len(cluster.members)}): {', '.join(md(w) for w in cluster.keywords)}")
+            size = len(cluster.members)
+            lines.append(f"* **Group {number}** ({size} {'person' if size == 1 else 'people'}): "
+                         f"{', '.join(md(w) for w in cluster.keywords)}")
         return "\n".join(lines)
 
     def _summary(self, result: MapResult) -> str:
-        return f"built {_when(result)} from {len(result)} people in {len(result.clusters)} clusters"
+        groups = len(result.clusters)
+        return (f"built {zulip_time(result.built_at)} from {len(result)} people "
+                f"in {groups} group{'' if groups == 1 else 's'}")
 
     def answer_map(self, asker: Asker) -> str:
         result = self.latest_map()

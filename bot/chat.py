@@ -7,7 +7,9 @@ exist only here: ``as NAME`` switches to another person on the map, ``quit`` lea
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import datetime
 from typing import Callable, Iterable, TextIO
 
 from bot.answers import Answerer, Asker
@@ -53,7 +55,7 @@ def prompted_lines(prompt: str, read: Callable[[str], str] = input) -> Iterable[
 
 def greeting(asker: Asker) -> str:
     """Who you are talking as, and what to say."""
-    return (f"You are {asker.name} (a demo person). Ask `near me`, `clusters`, `show cluster 2`, `help`; "
+    return (f"You are {asker.name} (a demo person). Ask `near me`, `groups`, `show group 2`, `help`; "
             "`as NAME` to be someone else; `quit` to leave.")
 
 
@@ -67,6 +69,16 @@ def switch(answerer: Answerer, asker: Asker, name: str) -> tuple[Asker, str]:
     except UnknownPersonError as exc:
         return asker, f"You are still {asker.name}: {exc}."
     return chosen, f"You are now {chosen.name}."
+
+
+def terminal_text(reply: str) -> str:
+    """A reply for the terminal: Zulip's ``<time:…>`` written out as a UTC time."""
+    def written(found: re.Match) -> str:
+        try:
+            return datetime.fromisoformat(found[1]).strftime("%Y-%m-%d %H:%M %Z").strip()
+        except ValueError:
+            return found[0]
+    return re.sub(r"<time:([^>]{1,40})>", written, reply)
 
 
 def converse(answerer: Answerer, asker: Asker, lines: Iterable[str], out: TextIO | None = None,
@@ -86,7 +98,7 @@ def converse(answerer: Answerer, asker: Asker, lines: Iterable[str], out: TextIO
             asker, reply = switch(answerer, asker, line[len(SWITCH):])
         else:
             reply = answerer.answer(parse(line), asker)
-        print(reply, file=out, end="\n\n")
+        print(terminal_text(reply), file=out, end="\n\n")
         answered += 1
     return answered
 

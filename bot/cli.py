@@ -48,7 +48,7 @@ def _names(args: argparse.Namespace) -> service.NamePolicy:
 
 
 def _summary(result: MapResult) -> list[str]:
-    lines = [f"{len(result)} people, {len(result.clusters)} groups, {result.noise_count} in no group"]
+    lines = [f"{len(result)} people, {len(result.clusters)} groups, {result.noise_count} not in a group"]
     if result.notice:
         lines.append(f"note: {result.notice}")
     for number in sorted(result.clusters):

@@ -1,10 +1,10 @@
 """The command table: one list drives parsing, dispatch (by name) and the help text.
 
 ``parse(text)`` is forgiving — case, punctuation, "who is near me?", "whos near me",
-"cluster #3", "could you show me the clusters please", a mention of the bot anywhere —
+"group #3", "could you show me the groups please", a mention of the bot anywhere —
 and never raises. A message is reduced to its ``request_words`` (no punctuation, no filler
 such as "please", "show", "the") and those are matched against a few patterns per
-command. "cluster"/"groups" without a number means all clusters; with one, that cluster.
+command. "group"/"clusters" without a number means all groups; with one, that group.
 Messages are cut to ``MAX_INPUT`` characters first, and every pattern is a plain
 alternation without nested quantifiers, so matching time is linear in that bounded length.
 """
@@ -53,9 +53,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("near_me", (_ME + _K, r"neighbou?rs" + _K),
             "near me [k]", "the k people whose introductions are closest to yours (default 5, at most 20)"),
     Command("near", (_NEAR + r" (?P<who>.+)",), "near @**Name** [k]", "the same for someone else"),
-    Command("clusters", (r"(?:clusters?|groups?)",), "clusters", "every cluster, one line each: number, size, keywords"),
+    Command("clusters", (r"(?:clusters?|groups?)",), "groups", "every group, one line each: number, size, keywords"),
     Command("cluster", (r"(?:clusters?|groups?) (?P<rest>.+)",),
-            "show cluster N", "one cluster: its keywords, members and the map link"),
+            "show group N", "one group: its keywords, members and the map link"),
     Command("map", (r"(?:map|link|map link)",), "map", "the link to the latest interactive map"),
     Command("refresh", (r"(?:refresh|rebuild|update)(?: map)?(?: now)?",), "refresh",
             "read the introductions again and rebuild the map now"),
@@ -156,7 +156,7 @@ def _parse_person(who: str) -> tuple[dict, str | None]:
 def _parse_cluster(rest: str) -> tuple[dict, str | None]:
     number = parse_int(rest)
     if number is None:
-        return {}, f"“{md(rest[:40])}” is not a cluster number. Say `show cluster N`, e.g. `show cluster 3`."
+        return {}, f"“{md(rest[:40])}” is not a group number. Say `show group N`, e.g. `show group 3`."
     return {"number": number}, None
 
 

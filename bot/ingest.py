@@ -11,7 +11,7 @@ import logging
 from typing import Iterable, Iterator
 
 from bot.directory import Directory
-from bot.zulip_io import ZulipIO, message_is_stream
+from bot.zulip_io import ZulipError, ZulipIO, message_is_stream
 from pipeline.markdown import clean_markdown
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,10 @@ def _topic(message: dict) -> str:
 class Ingestor:
     """Keeps the store in step with the configured source topics."""
 
-    def __init__(self, store, sources, io: ZulipIO, directory: Directory, own_user_id: int):
+    def __init__(self, store, sources, io: ZulipIO, directory: Directory, own_user_id: int,
+                 react_with: str = ""):
         self.store = store
+        self.react_with = react_with  # emoji name put on each new introduction stored; "" for none
         self.sources = list(sources)
         self.io = io
         self.directory = directory
@@ -107,13 +109,23 @@ class Ingestor:
         """Apply one event from the queue; True if map-relevant content changed."""
         kind = event.get("type")
         if kind == "message":
-            return self.ingest_message(event["message"])
+            stored = self.ingest_message(event["message"])
+            if stored and self.react_with:
+                self._acknowledge(int(event["message"]["id"]))
+            return stored
         if kind == "update_message":
             return self._update(event)
         if kind == "delete_message":
             ids = event.get("message_ids") or [event["message_id"]]
             return any([bool(self.store.delete_message(int(i))) for i in ids])
         return False
+
+    def _acknowledge(self, message_id: int) -> None:
+        """React to a new introduction just stored; a reaction that fails is only logged."""
+        try:
+            self.io.call_endpoint(f"messages/{message_id}/reactions", "POST", {"emoji_name": self.react_with})
+        except ZulipError as exc:
+            log.warning("Could not react to introduction %s: %s", message_id, exc)
 
     def _update(self, event: dict) -> bool:
         if event.get("rendering_only"):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from bot import service
-from bot.answers import Answerer, Asker
+from bot.answers import Answerer, Asker, zulip_time
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
+from bot.greeting import Greeter
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher
@@ -33,7 +34,7 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ["message", "update_message", "delete_message"]
+EVENT_TYPES = ["message", "update_message", "delete_message", "subscription"]
 # Zulip has required `notification_settings_null` since 2.1 (by accident, kept since).
 CLIENT_CAPABILITIES = {"notification_settings_null": False, "bulk_message_deletion": True}
 ERROR_PAUSE, MAX_ERROR_PAUSE = 1.0, 30.0  # seconds between attempts while events keep failing
@@ -76,10 +77,14 @@ class Bot:
         self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
-        self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id)
+        self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
+                                 react_with=s.intro_reaction)
         self.refresher = Refresher(self.store, self._rebuild)
+        self.greeter = Greeter(self.store, self.io, s.sources[0].describe())
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
+        if s.link_warning():
+            log.warning(s.link_warning())
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
                                      lambda src: self.answerers[src.name], self.consent_changed,
@@ -252,6 +257,7 @@ class Bot:
         so that the event is not acknowledged and comes again."""
         if self.ingestor.handle_event(event):
             self.content_changed()
+        self.greeter.handle_event(event)
         if event.get("type") == "message":
             self.dispatcher.submit(event["message"])
 
@@ -272,7 +278,7 @@ class Bot:
 
     def _rebuild(self, source) -> service.RebuildResult:
         s = self.settings
-        names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state)
+        names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
         return service.rebuild(self.store, source.name, s.pipeline_params(), self.embedder,
                                outputs=maps_dir(s.data_dir, source.name), names=names,
                                title=f"Introductions in {source.stream}")
@@ -309,7 +315,8 @@ class Bot:
         latest = (lambda: self._latest_link(source)) if self.settings.web_mode != "off" else None
         return Answerer(self.store, source.name, latest, refresh=lambda asker: self._refresh_command(source, asker),
                         status_extra=self._status_extra, join_where=source.describe(),
-                        default_k=self.settings.neighbours_k)
+                        default_k=self.settings.neighbours_k, mentions=True,
+                        rebuild_minutes=self.settings.debounce_minutes)
 
     def _latest_link(self, source) -> str:
         info = self.store.snapshot_info(source.name)
@@ -322,13 +329,14 @@ class Bot:
             return f"I rebuilt the map for you recently; you can ask again in {math.ceil(wait / 60)} minute(s)."
         built = self.refresher.refresh(source)
         link = self.links.mint_url(source.name, built.snapshot_id) if built.snapshot_id else None
-        lines = [f"Refreshed: {len(built.result)} people in {len(built.result.clusters)} clusters."]
+        lines = [f"Refreshed: {len(built.result)} people in {len(built.result.clusters)} groups."]
         lines += [f"- {line}" for line in built.changes]
         lines.append(f"[open the map]({link})" if link else "The map isn't published anywhere from here.")
         return "\n".join(lines)
 
     def _status_extra(self) -> str:
-        return f"Next weekly post: {self.scheduler.next_run('weekly-post'):%Y-%m-%d %H:%M %Z}."
+        upcoming = self.scheduler.next_run("weekly-post")
+        return f"Next weekly post: {zulip_time(upcoming)}." if upcoming else "No weekly post is scheduled."
 
 
 def run(settings) -> None:

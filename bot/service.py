@@ -41,6 +41,7 @@ class NamePolicy:
     pseudonymize: bool = False
     keep: tuple[str, ...] = ()
     seed: int = 42
+    site: str = ""  # the Zulip server, for DM links on the map; empty when not from Zulip
 
     def names(self, result: MapResult) -> dict[str, str] | None:
         return pseudonyms_for(result.people, self.keep, self.seed) if self.pseudonymize else None
@@ -95,7 +96,7 @@ def write_outputs(result: MapResult, folder: Path, stem: str, names: NamePolicy,
     folder.mkdir(parents=True, exist_ok=True)
     html_path, png_path = folder / f"{stem}.html", folder / f"{stem}.png"
     shown = names.names(result)
-    page = render_html(result, title=title, names=shown)
+    page = render_html(result, title=title, names=shown, site=names.site or None)
     _atomic(html_path, lambda path: path.write_text(page, encoding="utf-8"))
     _atomic(png_path, lambda path: render_png(result, path, names=shown))
     return html_path, png_path
@@ -191,21 +192,22 @@ def _cluster_changes(old: MapResult, new: MapResult) -> list[str]:
     for n in sorted(new.clusters):
         merged = {o for o, m in went if m == n}
         if len(merged) > 1:
-            lines.append(f"Clusters {_joined(merged)} merged into cluster {n}: {_keywords(new, n)}")
+            lines.append(f"Groups {_joined(merged)} merged into group {n}: {_keywords(new, n)}")
         elif not any(m == n for _, m in related):
-            lines.append(f"New cluster {n}: {_keywords(new, n)}")
+            lines.append(f"New group {n}: {_keywords(new, n)}")
     for o in sorted(old.clusters):
         pieces = {n for p, n in came if p == o}
         if len(pieces) > 1:
-            lines.append(f"Cluster {o} split into clusters {_joined(pieces)}")
+            lines.append(f"Group {o} split into groups {_joined(pieces)}")
         elif not any(p == o for p, _ in related):
-            lines.append(f"Cluster {o} ({_keywords(old, o)}) dissolved")
+            lines.append(f"Group {o} ({_keywords(old, o)}) dissolved")
     return lines
 
 
 def describe_changes(old: MapResult | None, new: MapResult) -> list[str]:
     """Plain-text lines saying what changed from ``old`` to ``new`` (for posts and replies)."""
     if old is None:
-        return [f"First map: {len(new)} people in {len(new.clusters)} clusters."]
+        groups = len(new.clusters)
+        return [f"First map: {len(new)} people in {groups} group{'' if groups == 1 else 's'}."]
     lines = _people_changes(old, new) + _cluster_changes(old, new)
     return lines or ["No changes since the previous map."]

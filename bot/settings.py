@@ -10,6 +10,7 @@ parsers and the section reader are in ``bot.settings_parse``.
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,6 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("post_cron", "0 10 * * mon", "When to post the weekly map (crontab: min hour day month weekday).", cron),
     Setting("refresh_cron", "0 3 * * *", "When to rebuild the map from everything stored.", cron),
     Setting("timezone", "UTC", "Time zone of the two schedules above.", timezone),
+    Setting("intro_reaction", "wave", "Emoji the bot reacts with to each new introduction it stores (empty: none).", text),
     Setting("debounce_minutes", "5", "Rebuild this long after the last new introduction.", integer(0, 1440)),
     Setting("refresh_cooldown_minutes", "10", "Minimum time between two `refresh` commands.", integer(0, 1440)),
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
@@ -61,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keep_names", "", "Comma-separated names kept as they are when pseudonymizing.", name_list),
     Setting("components", "2", "Dimensions of the map picture: 2 or 3.", components),
     Setting("neighbours_k", "5", "How many neighbours `near me` shows by default.", integer(1, 20)),
-    Setting("keywords", "ctfidf", "How clusters are named: ctfidf, mmr or sentences.", choice("ctfidf", "mmr", "sentences")),
+    Setting("keywords", "ctfidf", "How groups are named: ctfidf, mmr or sentences.", choice("ctfidf", "mmr", "sentences")),
     Setting("min_cluster_size", "", "Smallest group (empty: chosen from the number of people).", optional(integer(2, 10_000))),
     Setting("random_state", "42", "Seed of the layout and the pseudonyms.", integer(0, 2**32 - 1)),
     Setting("log_level", "info", "debug, info, warning or error.", choice("debug", "info", "warning", "error")),
@@ -106,6 +108,7 @@ class Settings:
     post_cron: str
     refresh_cron: str
     timezone: str
+    intro_reaction: str
     debounce_minutes: int
     refresh_cooldown_minutes: int
     embedding_model: str
@@ -155,6 +158,14 @@ class Settings:
                 return source
         raise SettingsError(f"{self.path}: no source named {name!r}")
 
+    def link_warning(self) -> str | None:
+        """Why map links would open on this machine only: served on loopback, no public_url."""
+        if self.web_mode != "serve" or self.public_url or not _is_loopback(self.web_host):
+            return None
+        return (f"public_url is unset and the map server listens on {self.web_host} only, so map links "
+                f"(http://{self.web_host}:{self.web_port}/…) open on this machine alone. Set public_url "
+                f"in [{SECTION}] to the address people reach the maps at (and web_host to listen there).")
+
     def check_runnable(self) -> None:
         """The bot needs a source stream and the [api] credentials; say which is missing."""
         if not self.source_stream:
@@ -162,6 +173,15 @@ class Settings:
         missing = [key for key in API_KEYS if not getattr(self, f"api_{key}")]
         if missing:
             raise SettingsError(f"{self.path}: [api] needs {', '.join(missing)} (the bot's zuliprc from Zulip)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False
 
 
 def database_path(data_dir: str | Path) -> Path:

@@ -33,7 +33,7 @@ from zulip_server import ZulipTestServer, wait_until  # noqa: E402 (after the pa
 WELCOME, INTRODUCTIONS, CHAT = "welcome", "introductions", "chat"
 BOT_NAME = "batchviz"
 REPLY_TIMEOUT = 300.0  # seconds; a refresh with the real model is the slowest reply
-DM_COMMANDS = ("help", "who's near me?", "near @**{other}**", "clusters", "show cluster 2",
+DM_COMMANDS = ("help", "who's near me?", "near @**{other}**", "groups", "show group 2",
                "map", "status", "opt out", "opt in")
 MENTION = f"hey @**{BOT_NAME}** refresh please"
 

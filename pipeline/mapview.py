@@ -60,6 +60,23 @@ def keywords(result: MapResult, number: int, limit: int | None = None) -> list[s
     return [shorten(word, MAX_KEYWORD_CHARS) for word in words[:limit]]
 
 
+def best_phrase(result: MapResult, number: int) -> str:
+    """A group's name in a few words: its best-ranked phrase of two or more words among
+    the top ``LEGEND_KEYWORDS`` keywords, else its top two keywords ("rust, coffee"),
+    so no group is named by one fragment such as "type"."""
+    words = keywords(result, number, LEGEND_KEYWORDS)
+    phrase = next((w for w in words if " " in w), None)
+    return phrase or ", ".join(words[:2])
+
+
+def group_name(result: MapResult, number: int) -> str:
+    """``"group 3 · machine learning"``, ``"group 3"``, or ``"not in a group"``."""
+    if number == NOISE:
+        return NOISE_NAME
+    phrase = best_phrase(result, number)
+    return f"group {number} · {phrase}" if phrase else f"group {number}"
+
+
 def group_label(result: MapResult, number: int) -> str:
     """Legend text: ``"3 · coffee, climbing, rust"``, or ``"not in a group"``."""
     if number == NOISE:

@@ -69,8 +69,8 @@ def _draw_groups(axes, result: MapResult, xy: np.ndarray) -> None:
 
 
 def _draw_group_label(axes, result: MapResult, group: mapview.Group, pts, colour) -> None:
-    words = mapview.keywords(result, group.number, 1)
-    label = f"{group.number} · {words[0]}" if words else str(group.number)
+    phrase = mapview.best_phrase(result, group.number)
+    label = f"{group.number} · {phrase}" if phrase else str(group.number)
     x, y = np.nanmean(pts, axis=0)
     axes.text(
         x, y, mapview.shorten(label, LABEL_CHARS), ha="center", va="center", fontsize=11,

@@ -3,46 +3,30 @@
 Every user-written string (names, introductions, keywords, the title, the notice) is
 HTML-escaped before Plotly sees it, because Plotly draws hover labels, legend entries
 and titles from a small HTML dialect (``<b>``, ``<a href>``…). The only markup on the
-page is ours: ``<br>``, ``<b>`` and ``<sup>``. Plotly's JSON encoder escapes ``<``,
-``>`` and ``/``, so no string can close the inlined ``<script>``; a
-Content-Security-Policy forbids the page every network request.
+page is ours: ``<br>``, ``<b>`` and ``<sup>``. The page around the figure
+(search, groups, the list view, the personal view) is ``pipeline.page``.
 """
 
 from __future__ import annotations
 
 import html
+import json
 
+import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
-from pipeline import mapview
+from pipeline import mapview, page
 from pipeline.hulls import MIN_HULL_POINTS, hull_outline
 from pipeline.palette import NOISE_COLOUR, cluster_colours, rgba
 from pipeline.preview import render_png  # noqa: F401  (part of this module's contract)
 from pipeline.result import NOISE, MapResult
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-    "style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
-)
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 HULL_ALPHA = 0.15
 MARKER_SIZE = {2: 10, 3: 5}
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="referrer" content="no-referrer">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>html, body {{ height: 100%; margin: 0; font-family: sans-serif; }}</style>
-</head>
-<body>
-{figure}
-</body>
-</html>
-"""
+LABEL_CHARS = 40
+GL_FROM = 2000  # from this many people, 2-D points are drawn with WebGL (scattergl): SVG gets slow
 
 
 def esc(text: str) -> str:
@@ -66,9 +50,10 @@ def title_html(result: MapResult, title: str | None = None) -> str:
     return "<br>".join([first, *(f"<sup>{line}</sup>" for line in rest)])
 
 
-def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scatter3d:
+def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scattergl | go.Scatter3d:
     coords = xyz[group.indices]
-    marker = {"color": colour, "size": MARKER_SIZE[xyz.shape[1]], "line": {"width": 0}}
+    size = MARKER_SIZE[xyz.shape[1]] if len(result) < GL_FROM else MARKER_SIZE[3]  # crowded: smaller
+    marker = {"color": colour, "size": size, "line": {"width": 0}}
     common = dict(
         name=esc(group.label),
         legendgroup=str(group.number),
@@ -79,7 +64,8 @@ def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scatter3d
     )
     if xyz.shape[1] == 3:
         return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)
-    return go.Scatter(x=coords[:, 0], y=coords[:, 1], **common)
+    kind = go.Scattergl if len(result) >= GL_FROM else go.Scatter
+    return kind(x=coords[:, 0], y=coords[:, 1], **common)
 
 
 def _hull_trace(group, xyz, colour) -> go.Scatter | None:
@@ -118,7 +104,24 @@ def _layout(result: MapResult, title: str | None, dims: int) -> dict:
         layout.update(xaxis=hidden, yaxis={**hidden, "scaleanchor": "x"})
     if not len(result):
         layout["annotations"] = [{"text": "No introductions yet", "showarrow": False}]
+    elif dims == 2:
+        layout["annotations"] = _group_labels(result)
     return layout
+
+
+def _group_labels(result: MapResult) -> list[dict]:
+    """Each group's number and best phrase just above its people (2-D maps)."""
+    xy = mapview.points(result)
+    labels = []
+    for group in mapview.groups(result):
+        if group.number == NOISE:
+            continue
+        phrase = mapview.best_phrase(result, group.number)
+        text = mapview.shorten(f"{group.number} · {phrase}" if phrase else str(group.number), LABEL_CHARS)
+        x, y = float(np.nanmean(xy[group.indices, 0])), float(np.nanmax(xy[group.indices, 1]))
+        labels.append({"x": x, "y": y, "yshift": 14, "text": esc(text), "showarrow": False,
+                       "font": {"size": 12}, "bgcolor": "rgba(255,255,255,0.8)"})
+    return labels
 
 
 def build_figure(
@@ -135,16 +138,44 @@ def build_figure(
     return go.Figure(data=data, layout=_layout(result, title, xyz.shape[1]))
 
 
+def _overlay_traces(dims: int) -> list:
+    """Empty traces the page's script fills: lines to someone's nearest people, then a ring
+    around the person picked."""
+    kind = go.Scatter3d if dims == 3 else go.Scatter
+    empty = {"x": [], "y": [], **({"z": []} if dims == 3 else {})}
+    lines = kind(**empty, mode="lines", line={"color": "#222222", "width": 2}, hoverinfo="skip",
+                 showlegend=False, name="nearest")
+    ring = kind(**empty, mode="markers+text", hoverinfo="skip", showlegend=False, name="picked",
+                textposition="bottom center", textfont={"size": 14},
+                marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": "#000000", "width": 3}})
+    return [lines, ring]
+
+
 def render_html(
-    result: MapResult, title: str | None = None, names: dict[str, str] | None = None
+    result: MapResult,
+    title: str | None = None,
+    names: dict[str, str] | None = None,
+    site: str | None = None,
 ) -> str:
-    """A complete HTML page with plotly.js inlined: no CDN, no fonts, no requests."""
-    figure = build_figure(result, title, names).to_html(
-        full_html=False,
-        include_plotlyjs=True,
-        config=PLOTLY_CONFIG,
-        div_id="batchviz-map",
-        default_height="100%",
-    )
-    page_title = " · ".join(mapview.heading(result, title)[:2])
-    return PAGE.format(csp=CONTENT_SECURITY_POLICY, title=html.escape(page_title), figure=figure)
+    """A complete HTML page with plotly.js inlined: no CDN, no fonts, no requests.
+
+    ``site`` is the Zulip server's address when the map was built from Zulip: each person
+    shown under their own name then gets a link that opens a DM with them.
+    """
+    figure = build_figure(result, title, names)
+    first_point_trace = len(figure.data) - len(mapview.groups(result))
+    dims = mapview.points(result).shape[1]
+    figure.add_traces(_overlay_traces(dims))
+    figure.update_layout(title=None, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    groups = mapview.groups(result)
+    places, curves = {}, {}
+    for offset, group in enumerate(groups):
+        curves[group.number] = first_point_trace + offset
+        places.update({int(i): (first_point_trace + offset, k) for k, i in enumerate(group.indices)})
+    colours = cluster_colours(g.number for g in groups if g.number != NOISE)
+    colours[NOISE] = NOISE_COLOUR
+    people = page.people_data(result, names, site, places)
+    group_rows = page.groups_data(result, groups, colours, curves)
+    figure_json = json.loads(pio.to_json(figure, validate=False))
+    figure_json["config"] = PLOTLY_CONFIG
+    return page.assemble(result, title, figure_json, people, group_rows, [g.indices for g in groups])

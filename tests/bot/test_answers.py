@@ -55,14 +55,15 @@ def test_near_me_lists_the_stored_neighbours(answerer, result):
     reply = say(answerer, asker_for(result, 0), "who's near me?")
     expected = [result.people[n.index].name for n in result.neighbours[0]]
     assert listed_names(reply) == [md(name) for name in expected]
-    assert "% similar" in reply and result.people[0].name not in listed_names(reply)
+    assert re.search(r"— (very close|close|some overlap)", reply) and result.people[0].name not in listed_names(reply)
 
 
 def test_near_me_with_more_than_stored(answerer, result):
     """Asking for more neighbours than the snapshot keeps computes them, most similar first."""
     reply = say(answerer, asker_for(result, 0), "near me 9")
-    percents = [int(p) for p in re.findall(r"(\d+)% similar", reply)]
-    assert len(listed_names(reply)) == 9 and percents == sorted(percents, reverse=True)
+    words = re.findall(r"— (very close|close|some overlap)", reply)
+    order = ["very close", "close", "some overlap"]
+    assert len(listed_names(reply)) == 9 and words == sorted(words, key=order.index)
 
 
 def test_near_someone_by_mention_case_and_prefix(answerer, result):
@@ -89,14 +90,14 @@ def test_ambiguous_and_unknown_names(answerer, result):
 @pytest.mark.parametrize("text, number", [("cluster -1", "-1"), ("cluster 0", "0"),
                                           (f"show cluster {10**20}", str(10**20))])
 def test_missing_cluster_numbers(answerer, result, text, number):
-    """Numbers that are no cluster get the range of the real ones."""
+    """Numbers that are no group get the range of the real ones."""
     last = max(result.clusters)
-    assert say(answerer, asker_for(result, 0), text) == f"There is no cluster {number}; there are clusters 1–{last}."
+    assert say(answerer, asker_for(result, 0), text) == f"There is no group {number}; there are groups 1–{last}."
 
 
 def test_cluster_number_that_is_not_a_number(answerer, result):
     """`cluster 3abc` explains the expected form instead of guessing."""
-    assert "not a cluster number" in say(answerer, asker_for(result, 0), "cluster 3abc")
+    assert "not a group number" in say(answerer, asker_for(result, 0), "cluster 3abc")
 
 
 def test_show_cluster(answerer, result):
@@ -109,10 +110,12 @@ def test_show_cluster(answerer, result):
 
 
 def test_clusters_one_line_each(answerer, result):
-    """`clusters` has a line per cluster with its number and size."""
+    """`clusters` has a line per group with its number and size, and who is in none."""
     reply = say(answerer, asker_for(result, 0), "clusters")
+    assert reply == say(answerer, asker_for(result, 0), "groups")
     for number, cluster in result.clusters.items():
-        assert f"* **{number}** ({len(cluster.members)}):" in reply
+        assert f"* **Group {number}** ({len(cluster.members)} people):" in reply
+    assert reply.startswith(f"{len(result.clusters)} groups ({result.noise_count} people not in a group):")
 
 
 def test_map_status_refresh(answerer, result):
@@ -213,3 +216,73 @@ def test_near_me_beyond_the_stored_neighbours_scores_only_the_askers_row(tmp_pat
             tracemalloc.stop()
     assert listed_names(reply) == [md(result.people[j].name) for j in by_cosine[1:7]]
     assert peak < 40 * result.embeddings.nbytes  # everyone × everyone would be 600 × that
+
+
+# ---- Zulip-native wording: silent mentions, calibrated closeness, times, personal link ----
+
+ZULIP_NAMES = ["Ada Lovelace", "Bo *Bold*", "Cy Young", "Di Ng", "Ed Ma", "Flo Ray"]
+
+
+@pytest.fixture
+def zulip_store(tmp_path):
+    """A source of Zulip users (numeric ids), one of them with a name no mention can hold."""
+    topics = ["rust compilers", "rust compilers", "rust kernels", "piano jazz", "piano choir", "jazz choir"]
+    docs = [Document(str(10 + i), name, f"I am {name} and I like {topic} and tea")
+            for i, (name, topic) in enumerate(zip(ZULIP_NAMES, topics))]
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "z", docs)
+        rebuild(store, "z", PipelineParams(), HashingEmbedder())
+        yield store
+
+
+def test_zulip_users_are_named_by_silent_mentions(zulip_store):
+    """In Zulip, people are ``@_**Name|id**`` (the asker too: a stream reads the reply);
+    a name Zulip can't mention stays bold and escaped; the demo keeps plain bold names."""
+    answerer = Answerer(zulip_store, "z", links=lambda: LINK, mentions=True)
+    reply = say(answerer, Asker("10", "Ada Lovelace"), "near me 5")
+    assert reply.startswith("Closest to @_**Ada Lovelace|10**:")
+    assert "@_**Cy Young|12**" in reply and "**Bo \\*Bold\\***" in reply and "you" not in reply.split("\n")[0]
+    group = say(answerer, Asker("10", "Ada Lovelace"), "show group 1")
+    assert re.search(r"Members: (@_\*\*[^*]+\|\d+\*\*|\*\*Bo)", group)
+
+
+def test_demo_names_stay_plain_bold(answerer, result):
+    """Names from a CSV or the demo are never mentions."""
+    reply = say(answerer, asker_for(result, 0), "near me")
+    assert "@_**" not in reply and reply.startswith("Closest to you:") and len(listed_names(reply)) == 5
+
+
+def test_closeness_words_follow_the_batch_percentiles(answerer, result):
+    """The words come from the batch's own neighbour similarities: over all of everyone's
+    neighbours, about a fifth are "very close" and the last two fifths "some overlap"."""
+    words = [line.split("— ")[1].split(" ·")[0]
+             for i in range(len(result)) for line in say(answerer, asker_for(result, i), "near me").splitlines()
+             if re.match(r"\d+\. ", line)]
+    shares = {w: words.count(w) / len(words) for w in ("very close", "close", "some overlap")}
+    assert 0.15 <= shares["very close"] <= 0.25 and 0.35 <= shares["some overlap"] <= 0.45
+
+
+def test_times_are_zulip_local_times(answerer, result):
+    """`map` and `status` give the build time as ``<time:ISO>``."""
+    stamp = f"<time:{result.built_at.isoformat(timespec='seconds')}>"
+    me = asker_for(result, 0)
+    assert stamp in say(answerer, me, "map") and stamp in say(answerer, me, "status")
+
+
+def test_near_me_ends_with_the_personal_map_link(answerer, result):
+    """`near me` ends with a link that opens the map on the asker (``#me=<id>``)."""
+    me = asker_for(result, 3)
+    last = say(answerer, me, "who's near me").splitlines()[-1]
+    assert last == f"[See yourself and your closest people on the map]({LINK}#me={me.user_id})"
+
+
+def test_stored_but_not_mapped_hears_when(zulip_store):
+    """Someone whose intro is stored after the map was built hears when they'll be on it."""
+    zulip_store.upsert_person("99", "New Person")
+    zulip_store.upsert_message("z", 999, "99", "Hi, I love rust", "Hi, I love rust", 999)
+    answerer = Answerer(zulip_store, "z", mentions=True, rebuild_minutes=5)
+    reply = say(answerer, Asker("99", "New Person"), "near me")
+    assert "I have your introduction" in reply and "about 5 minutes after" in reply and "<time:" in reply
+    assert "Post an introduction" not in reply
+    soon = say(Answerer(zulip_store, "z", rebuild_minutes=0), Asker("99", "New Person"), "near me")
+    assert "built within a minute or so" in soon

@@ -36,3 +36,10 @@ def test_as_unknown_name_keeps_the_person(demo_store):
     out, answerer, me = _chat(demo_store, ["as Zzz Nobody", "near me 1"])
     assert f"You are still {me.name}: 'Zzz Nobody' is not on the map" in out
     assert answerer.answer(parse("near me 1"), me) in out
+
+
+def test_times_are_written_out_in_the_terminal(demo_store):
+    """Zulip's ``<time:…>`` would be noise in a terminal: the chat writes it as a UTC time."""
+    out, answerer, _ = _chat(demo_store, ["map"])
+    built = answerer.latest_map().built_at
+    assert "<time:" not in out and f"built {built:%Y-%m-%d %H:%M} UTC" in out

@@ -84,8 +84,8 @@ def test_forgiving_inputs(text, name, args):
 
 
 @pytest.mark.parametrize("text, command, fragment", [
-    ("cluster 3abc", "cluster", "“3abc” is not a cluster number"),
-    ("show cluster #x", "cluster", "“x” is not a cluster number"),
+    ("cluster 3abc", "cluster", "“3abc” is not a group number"),
+    ("show cluster #x", "cluster", "“x” is not a group number"),
     ("near me lots", "near_me", "number of people"),
 ])
 def test_bad_arguments_explain_themselves(text, command, fragment):

@@ -68,7 +68,7 @@ def test_conversation(realm, run_handler, demo_data_dir, demo_map):
     replies = [ask(realm.alice, text)[0][2] for text in ("help", f"near {person.name}", "cluster #1", "sing a song")]
     assert replies[0] == help_text()
     assert f"1. **{md(first_neighbour)}**" in replies[1]
-    assert replies[2].startswith("**Cluster 1**")
+    assert replies[2].startswith("**Group 1**")
     assert "I didn't understand that" in replies[3]
 
 

@@ -173,3 +173,22 @@ def test_resync_never_stores_opted_out_people(realm, ingestor, store, intro):
     ingestor.resync(intro)
     assert list(texts(store)) == ["Alice Archer"]
     assert store.message_count("intro") == 1
+
+
+def test_a_new_introduction_gets_one_reaction_and_nothing_else_does(realm, store, intro, make_io):
+    """Each new introduction stored gets the setting's emoji once; its edit, another topic's
+    message and (with the setting empty) further intros get none."""
+    io, server = make_io(), realm.server
+    reacting = Ingestor(store, [intro], io, Directory(io), realm.bot.user_id, react_with="wave")
+    queue = Queue(make_io())
+    first = server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I paint")
+    elsewhere = server.send_stream_message(realm.bob, realm.welcome, "chat", "hello all")
+    server.edit_message(first, content="I paint and sculpt")
+    for event in queue.events():
+        reacting.handle_event(event)
+    silent = Ingestor(store, [intro], io, Directory(io), realm.bot.user_id, react_with="")
+    unacknowledged = server.send_stream_message(realm.bob, realm.welcome, realm.topic, "I bake")
+    assert [silent.handle_event(e) for e in queue.events()] == [True]
+    reactions = {i: server.realm.messages[i].reactions for i in (first, elsewhere, unacknowledged)}
+    assert reactions == {first: [{"emoji_name": "wave", "user_id": realm.bot.user_id}],
+                         elsewhere: [], unacknowledged: []}

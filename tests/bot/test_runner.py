@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
+from bot.greeting import HELLO_TOPIC
 from bot.refresh import Refresher
 from bot.runner import EVENT_ATTEMPTS
 from bot.settings import Source
@@ -93,6 +94,30 @@ def test_event_errors_are_retried(realm, start_bot, wait_for, sleeps):
     server.send_stream_message(realm.alice, realm.welcome, realm.topic, "still here")
     wait_for(lambda: bot.store.message_count("main") == 1, what="the message after the faults")
     assert sleeps.asked[0] == 3.0
+
+
+def test_start_warns_when_map_links_only_work_locally(realm, start_bot, make_settings, caplog):
+    """Map server on loopback and no public_url: start-up warns once; with public_url it doesn't."""
+    caplog.set_level(logging.WARNING, logger="bot.runner")
+    start_bot()
+    assert sum("public_url is unset" in r.getMessage() for r in caplog.records) == 1
+    caplog.clear()
+    start_bot(make_settings("public_url = https://maps.example.org\n"))
+    assert not any("public_url" in r.getMessage() for r in caplog.records)
+
+
+def test_hello_once_in_a_stream_the_bot_is_added_to(realm, start_bot, wait_for):
+    """Added to a stream, the bot says one short hello there; added again later, it doesn't."""
+    bot, server = start_bot(), realm.server
+    server.add_stream("random", subscribers=[realm.alice])
+    server.subscribe(realm.bot, "random")
+    wait_for(lambda: stream_posts(realm, "random", HELLO_TOPIC), what="the hello")
+    server.realm.stream("random").subscribers.discard(realm.bot.user_id)
+    server.subscribe(realm.bot, "random")
+    server.send_dm(realm.alice, realm.bot, "help")  # handled after the second subscription
+    wait_for(lambda: [m for m in server.messages_sent_by(realm.bot) if m.type != "stream"], what="help")
+    hellos = stream_posts(realm, "random", HELLO_TOPIC)
+    assert len(hellos) == 1 and hellos[0].startswith("Hello!") and "`help`" in hellos[0]
 
 
 def _fail_on(bot, word: str, times: int) -> list[int]:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from bot.service import NamePolicy, describe_changes, rebuild
+from bot.service import NamePolicy, describe_changes, import_documents, rebuild
 from pipeline.documents import Document
 from pipeline.embed import HashingEmbedder
 from pipeline.params import PipelineParams
@@ -27,7 +27,7 @@ def make_map(groups: dict[int, list[str]], noise: tuple[str, ...] = ()) -> MapRe
 
 def test_first_map():
     """Without a previous map the summary says it is the first."""
-    assert describe_changes(None, make_map({1: ["a", "b"]})) == ["First map: 2 people in 1 clusters."]
+    assert describe_changes(None, make_map({1: ["a", "b"]})) == ["First map: 2 people in 1 group."]
 
 
 def test_no_changes():
@@ -40,7 +40,7 @@ def test_new_people_and_new_cluster():
     """New people are named; a cluster of only new people is new."""
     old = make_map({1: ["a", "b", "c"]})
     new = make_map({1: ["a", "b", "c"], 2: ["x", "y", "z"]})
-    assert describe_changes(old, new) == ["New on the map (3): X, Y, Z", "New cluster 2: kw2"]
+    assert describe_changes(old, new) == ["New on the map (3): X, Y, Z", "New group 2: kw2"]
 
 
 def test_merge_and_split():
@@ -48,16 +48,16 @@ def test_merge_and_split():
     old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"], 3: ["g", "h", "i", "j", "k", "l"]})
     new = make_map({1: ["a", "b", "c", "d", "e", "f"], 3: ["g", "h", "i"], 4: ["j", "k", "l"]})
     lines = describe_changes(old, new)
-    assert "Clusters 1 and 2 merged into cluster 1: kw1" in lines
-    assert "Cluster 3 split into clusters 3 and 4" in lines
-    assert not any(line.startswith("New cluster") for line in lines)
+    assert "Groups 1 and 2 merged into group 1: kw1" in lines
+    assert "Group 3 split into groups 3 and 4" in lines
+    assert not any(line.startswith("New group") for line in lines)
 
 
 def test_dissolved_and_leavers_untold():
     """A cluster whose people all went is dissolved; how many left is not said (issue 9.7)."""
     old = make_map({1: ["a", "b", "c"], 2: ["d", "e", "f"]})
     new = make_map({1: ["a", "b", "c"]}, noise=("d",))
-    assert describe_changes(old, new) == ["Cluster 2 (kw2) dissolved"]
+    assert describe_changes(old, new) == ["Group 2 (kw2) dissolved"]
 
 
 def test_rebuild_empty_source(tmp_path):
@@ -76,6 +76,16 @@ def test_rebuild_writes_files_named_in_the_snapshot(demo_store, tmp_path):
     page = built.html_path.read_text(encoding="utf-8")
     assert built.result.people[0].name not in page
     assert built.changes == ["No changes since the previous map."]
+
+
+def test_map_of_zulip_users_links_each_to_a_dm(tmp_path):
+    """With the Zulip site in the name policy, the written map links each user to a DM."""
+    docs = [Document(str(40 + i), f"User {i}", f"I like rust and chess number {i}") for i in range(4)]
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "main", docs)
+        built = rebuild(store, "main", PipelineParams(), HashingEmbedder(), outputs=tmp_path / "maps",
+                        names=NamePolicy(site="https://chat.example.org"))
+    assert "https://chat.example.org/#narrow/dm/41-user" in built.html_path.read_text(encoding="utf-8")
 
 
 def test_a_few_people_moving_is_neither_a_merge_nor_a_split():

@@ -152,3 +152,23 @@ def test_unreadable_files(tmp_path, content):
         path = tmp_path / "missing"
     with pytest.raises(SettingsError, match=str(path)):
         load_settings(path)
+
+
+@pytest.mark.parametrize("overrides, warned", [
+    ({}, True), ({"web_host": "localhost"}, True), ({"web_host": "::1"}, True),
+    ({"public_url": "https://maps.example.org"}, False), ({"web_host": "0.0.0.0"}, False),
+    ({"web_mode": "dir"}, False),
+])
+def test_link_warning_when_maps_open_on_this_machine_only(tmp_path, overrides, warned):
+    """Served on loopback with no public_url, map links work only on the bot's machine: say so."""
+    warning = default_settings(tmp_path, **overrides).link_warning()
+    assert (warning is not None) == warned
+    assert not warned or "public_url is unset" in warning
+
+
+def test_intro_reaction_defaults_to_wave_and_can_be_off(tmp_path):
+    """The reaction to new introductions is a setting; empty turns it off."""
+    assert default_settings(tmp_path).intro_reaction == "wave"
+    rc = tmp_path / "zuliprc"
+    rc.write_text("[batchviz]\nintro_reaction =\n", encoding="utf-8")
+    assert load_settings(rc).intro_reaction == ""

@@ -9,9 +9,9 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "transcript.py"
 EXPECTED = {  # what each command's reply must contain
     "help": "near me",
-    "who's near me?": "Closest to you",
-    "clusters": "clusters",
-    "show cluster 2": "Cluster 2",
+    "who's near me?": "Closest to @_**",
+    "groups": "groups (",
+    "show group 2": "**Group 2**",
     "map": "/map/main/",
     "status": "Introductions stored: 81",
     "opt out": "won't name you",
@@ -49,7 +49,7 @@ def test_transcript_every_command_gets_a_real_answer(capsys):
     replies = exchanges(output)
     near = [asked for asked in replies if asked.startswith("near @**")]
     assert len(replies) == 10 and len(near) == 1
-    assert replies[near[0]].startswith("Closest to **")
+    assert replies[near[0]].startswith("Closest to @_**")
     for asked, fragment in EXPECTED.items():
         assert not replies[asked].startswith(ERRORS), (asked, replies[asked])
         assert fragment in replies[asked], (asked, replies[asked])

@@ -1,6 +1,10 @@
 """The map page and PNG preview, checked from the figure data, the HTML and the pixels."""
 
+import base64
+import dataclasses
+import hashlib
 import html
+import json
 import re
 
 import pytest
@@ -183,3 +187,54 @@ def test_huge_names_and_texts_are_shortened():
     result = fake_map(sizes=(3,), noise=0, names=["N" * 10_000, "b", "c"])
     result.people[1] = Document("id1", "b", "x" * 10_000)
     assert max(len(hover_text(result, i)) for i in range(3)) < 400
+
+
+SCRIPTS = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def test_every_inline_script_is_allowed_by_its_hash_and_nothing_else_is():
+    """script-src lists the SHA-256 of each executable inline script, without 'unsafe-inline'."""
+    page = render_html(fake_map())
+    csp = re.search(r'Content-Security-Policy" content="([^"]+)"', page).group(1)
+    script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
+    executable = [m["body"] for m in SCRIPTS.finditer(page) if "application/json" not in m["attrs"]]
+    hashes = {f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in executable}
+    assert len(executable) == 2 and hashes == set(re.findall(r"'sha256-[^']+'", script_src))
+
+
+def test_page_data_is_inert_json_with_hostile_names(hostile):
+    """The data block parses back to the same names, and holds no raw ``<`` or ``&``."""
+    page = render_html(hostile)
+    block = re.search(r'<script type="application/json" id="bv-data">(.*?)</script>', page, re.DOTALL).group(1)
+    assert "<" not in block and "&" not in block
+    assert [p["name"] for p in json.loads(block)["people"]] == [" ".join(n.split()) for n in HOSTILE_NAMES]
+    listed = re.findall(r'data-person="\d+">([^<]*)</button>', page)
+    assert sorted(html.unescape(n) for n in listed) == sorted(" ".join(n.split()) for n in HOSTILE_NAMES)
+
+
+def page_people(page):
+    block = re.search(r'id="bv-data">(.*?)</script>', page, re.DOTALL).group(1)
+    return json.loads(block)["people"]
+
+
+def test_dm_links_only_for_zulip_users_shown_by_name():
+    """A numeric id on an http(s) site gets a DM link; a pseudonymised person gets no key nor link."""
+    result = fake_map(sizes=(3,), noise=0)
+    result.people[:2] = [dataclasses.replace(doc, person_id=pid) for doc, pid in zip(result.people, ["17", "18"])]
+    people = page_people(render_html(result, names={"18": "Calm Otter"}, site="https://chat.example.org/"))
+    assert people[0]["dm"] == "https://chat.example.org/#narrow/dm/17-user" and people[0]["key"] == "17"
+    assert people[1]["dm"] is None and people[1]["key"] is None and people[1]["name"] == "Calm Otter"
+    assert people[2]["dm"] is None and people[2]["key"] == "id2"
+    for site in ("javascript:alert(1)", "https://x.org/\"><b>", None):
+        assert page_people(render_html(result, site=site))[0]["dm"] is None
+
+
+def test_group_labels_use_the_best_phrase():
+    """Labels on the map and in the group list name a group by its first multi-word keyword."""
+    result = fake_map(sizes=(3, 3), noise=0, keywords={1: ["type", "static type systems", "rust"],
+                                                       2: ["chess", "go"]})
+    labels = [a.text for a in build_figure(result).layout.annotations]
+    assert labels == ["1 · static type systems", "2 · chess, go"]
+    page = render_html(result)
+    assert "Group 1 · static type systems (3 people)" in page and "Group 2 · chess, go (3 people)" in page

@@ -1,16 +1,23 @@
 """The map page in headless Chromium: it renders offline, hovers right, and stays inert."""
 
+import dataclasses
 import html
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fake_maps import HOSTILE_NAMES, fake_map
 from pipeline.palette import cluster_colours
+from pipeline import render
 from pipeline.render import render_html
+from pipeline.result import Neighbour
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +57,7 @@ INJECTED = """
 return {pwned: typeof window.pwned, imgs: document.querySelectorAll('img').length,
         handlers: document.querySelectorAll('[onerror],[onload]').length,
         links: document.querySelectorAll('a[href], a[*|href]').length,
-        legend: Array.from(document.querySelectorAll('.legendtext')).map(e => e.textContent),
+        groups: Array.from(document.querySelectorAll('#bv-groups button')).map(e => e.textContent),
         title: document.title};
 """
 
@@ -99,7 +106,7 @@ def test_hostile_strings_never_execute_or_become_elements(hostile_page, browser)
     state = browser.execute_script(INJECTED)
     assert state["pwned"] == "undefined"
     assert state["imgs"] == state["handlers"] == state["links"] == 0
-    assert state["legend"][0] == f"1 · {', '.join(HOSTILE_KEYWORDS)}"
+    assert state["groups"][1].endswith(f"(4 people){', '.join(HOSTILE_KEYWORDS)}")
     assert state["title"].startswith(EVIL_TITLE)
 
 
@@ -160,5 +167,217 @@ def test_three_dimensional_map_renders(browser, tmp_path):
     result = fake_map(sizes=(4, 3), noise=2, dims=3)
     traces = open_map(browser, tmp_path, result)
     assert {t["type"] for t in traces} == {"scatter3d"}
-    assert sum(len(t["text"]) for t in traces) == len(result)
+    assert sum(len(t["text"]) for t in traces if t["hoverinfo"] != "skip") == len(result)
     assert browser.execute_script(COUNT, ".gl-container canvas") >= 1
+
+
+# ---- exploring the map: search, personal view, a person's card, groups, list view ------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SITE = "https://zulip.example.com"
+PAGE_READY = "return document.getElementById('batchviz-map').getAttribute('data-ready') === 'true'"
+PICKED = "return document.getElementById('batchviz-map').getAttribute('data-picked')"
+PIXEL = """
+const gd = document.getElementById('batchviz-map'), fl = gd._fullLayout, [x, y] = arguments;
+return [fl.xaxis.l2p(x) - fl.xaxis._length / 2, fl.yaxis.l2p(y) - fl.yaxis._length / 2,
+        fl._size.l + fl.xaxis.l2p(x) - gd.clientWidth / 2, fl._size.t + fl.yaxis.l2p(y) - gd.clientHeight / 2];
+"""
+OVERLAY = """
+const gd = document.getElementById('batchviz-map'), n = gd.data.length;
+return {lines: [gd.data[n - 2].x, gd.data[n - 2].y], ring: [gd.data[n - 1].x, gd.data[n - 1].y],
+        labels: Array.from(gd.querySelectorAll('.scatterlayer .trace:last-child .textpoint')).map(e => e.textContent).filter(t => t)};
+"""
+CARD = """
+const text = id => document.getElementById(id).textContent;
+const dm = document.getElementById('bv-person-dm');
+return {hidden: document.getElementById('bv-person').hidden, name: text('bv-person-name'),
+        group: text('bv-person-group'), keywords: text('bv-person-keywords'), intro: text('bv-person-intro'),
+        dm: dm.hidden ? null : dm.getAttribute('href'),
+        near: Array.from(document.querySelectorAll('#bv-person-near li')).map(e => e.textContent)};
+"""
+
+
+def explore_map(sizes=(5, 4, 3), noise=2, **kwargs):
+    """A fake map of Zulip users (numeric ids), each with the next three people as neighbours."""
+    result = fake_map(sizes=sizes, noise=noise, **kwargs)
+    n = len(result)
+    result.people = [dataclasses.replace(doc, person_id=str(100 + i)) for i, doc in enumerate(result.people)]
+    result.neighbours = [[Neighbour((i + d) % n, 0.5) for d in (1, 2, 3)] for i in range(n)]
+    return result
+
+
+def open_page(browser, tmp_path, result, fragment="", **kwargs):
+    """Open the rendered page (plus a fragment) and wait until its script has drawn the map."""
+    path = tmp_path / "explore.html"
+    path.write_text(render_html(result, **kwargs), encoding="utf-8")
+    browser.get(path.as_uri() + fragment)
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script(PAGE_READY))
+
+
+def wait_picked(browser, index):
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script(PICKED) == str(index))
+
+
+def screenshot(browser, name):
+    DOCS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(DOCS / name))
+
+
+def test_search_highlights_and_centres_the_person(browser, tmp_path):
+    """Typing a name and pressing Enter rings that person, centres the map on them, shows their card."""
+    result = explore_map()
+    open_page(browser, tmp_path, result)
+    box = browser.find_element(By.ID, "bv-query")
+    box.send_keys("person 7", Keys.ENTER)
+    wait_picked(browser, 7)
+    x, y = result.coords[7]
+    assert browser.execute_script(OVERLAY)["ring"] == [[pytest.approx(x, abs=1e-4)], [pytest.approx(y, abs=1e-4)]]
+    assert browser.execute_script(OVERLAY)["labels"] == []
+    dx, dy, _, _ = browser.execute_script(PIXEL, x, y)
+    assert abs(dx) < 2 and abs(dy) < 2
+    card = browser.execute_script(CARD)
+    assert not card["hidden"] and card["name"] == "Person 7"
+    screenshot(browser, "map-search.png")
+
+
+def test_personal_view_from_the_fragment(browser, tmp_path):
+    """``#me=<id>`` opens the map with that person ringed and lines to their nearest people."""
+    result = explore_map()
+    open_page(browser, tmp_path, result, "#me=104")
+    wait_picked(browser, 4)
+    overlay = browser.execute_script(OVERLAY)
+    here = result.coords[4].tolist()
+    pairs = [[overlay["lines"][0][k], overlay["lines"][1][k]] for k in range(len(overlay["lines"][0]))]
+    near = [result.coords[j].tolist() for j in (5, 6, 7)]
+    assert pairs[2::3] == [[None, None]] * 3
+    assert pairs[0::3] == [pytest.approx(here, abs=1e-4)] * 3
+    assert pairs[1::3] == [pytest.approx(q, abs=1e-4) for q in near]
+    card = browser.execute_script(CARD)
+    assert card["name"] == "Person 4 (you)" and card["near"] == ["Person 5", "Person 6", "Person 7"]
+    assert sorted(overlay["labels"]) == ["Person 5", "Person 6", "Person 7", "you"]
+    screenshot(browser, "map-personal.png")
+
+
+def test_clicking_a_person_shows_their_card_with_a_dm_link(browser, tmp_path):
+    """A real mouse click on a point shows name, group and keywords, the intro and a Zulip DM link."""
+    result = explore_map()
+    open_page(browser, tmp_path, result, site=SITE)
+    x, y = result.coords[6]
+    _, _, ox, oy = browser.execute_script(PIXEL, x, y)
+    chart = browser.find_element(By.ID, "batchviz-map")
+    ActionChains(browser).move_to_element_with_offset(chart, round(ox), round(oy)).pause(0.3).click().perform()
+    wait_picked(browser, 6)
+    card = browser.execute_script(CARD)
+    assert card["name"] == "Person 6"
+    assert card["group"] == "group 2 · coffee, piano" and card["keywords"] == "Keywords: coffee, piano, gardening"
+    assert card["intro"] == result.people[6].text and card["dm"] == f"{SITE}/#narrow/dm/106-user"
+    screenshot(browser, "map-person.png")
+
+
+def test_group_list_filters_the_map(browser, tmp_path):
+    """The groups beside the map name each group; clicking one draws only its people."""
+    result = explore_map()
+    open_page(browser, tmp_path, result)
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#bv-groups button")
+    assert [b.text.split("\n")[0] for b in buttons] == [
+        "All groups", "Group 1 · rust, coffee (5 people)", "Group 2 · coffee, piano (4 people)",
+        "Group 3 · piano, gardening (3 people)", "Not in a group (2 people)"]
+    buttons[2].click()
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script(COUNT, ".scatterlayer .point") == 4)
+    assert buttons[2].get_attribute("aria-pressed") == "true"
+    screenshot(browser, "map-group.png")
+    buttons[0].click()
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script(COUNT, ".scatterlayer .point") == len(result))
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+LAYOUT = """
+const box = id => document.getElementById(id).getBoundingClientRect();
+return {scroll: document.documentElement.scrollWidth, map: box('batchviz-map').width,
+        mapBottom: box('batchviz-map').bottom, side: box('bv-side').top,
+        widest: Math.max(...Array.from(document.querySelectorAll('body *:not(svg *)')).map(e => e.getBoundingClientRect().right))};
+"""
+
+
+def test_phone_width_layout(browser, tmp_path):
+    """At 390 px nothing scrolls sideways, the map fills the width and the groups sit below it."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        open_page(browser, tmp_path, explore_map(names=[f"Person {i}" for i in range(13)] + ["W" * 120]))
+        layout = browser.execute_script(LAYOUT)
+        assert layout["scroll"] <= 390 and layout["widest"] <= 390
+        assert 330 < layout["map"] <= 390 and layout["side"] >= layout["mapBottom"]
+        screenshot(browser, "map-phone.png")
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+ACTIVE = "const e = document.activeElement; return [e.id || null, e.getAttribute('data-person'), e.getAttribute('data-group')]"
+
+
+def tab_until(browser, wanted, limit=200):
+    """Press Tab until the focused element's (id, data-person, data-group) is ``wanted``."""
+    for _ in range(limit):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.execute_script(ACTIVE) == wanted:
+            return
+    raise AssertionError(f"Tab never reached {wanted}")
+
+
+def test_keyboard_only_search_groups_and_list(browser, tmp_path):
+    """Without a mouse: Tab to a group and press Space to filter, Tab to someone in the list and
+    press Enter to see their card, which then has the focus."""
+    result = explore_map()
+    open_page(browser, tmp_path, result)
+    tab_until(browser, [None, None, "3"])
+    ActionChains(browser).send_keys(Keys.SPACE).perform()
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script(COUNT, ".scatterlayer .point") == 3)
+    tab_until(browser, [None, "6", None])
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_picked(browser, 6)
+    assert browser.execute_script(ACTIVE)[0] == "bv-person-name"
+    assert browser.execute_script(CARD)["name"] == "Person 6"
+    assert browser.execute_script(COUNT, ".scatterlayer .point") == len(result) + 1  # all, and the ring
+    screenshot(browser, "map-keyboard.png")
+
+
+def test_list_view_and_card_keep_hostile_text_inert(browser, tmp_path):
+    """Hostile names in the list, the search box and the card stay characters; nothing runs."""
+    names = HOSTILE_NAMES + [f"P{i}" for i in range(7)]
+    result = explore_map(names=names)
+    open_page(browser, tmp_path, result, site=SITE)
+    listed = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#bv-list [data-person]")]
+    assert sorted(listed) == sorted(" ".join(n.split()) for n in names)
+    browser.get(browser.current_url + "#me=" + result.people[13].person_id)  # near: 0, 1, 2
+    wait_picked(browser, 13)
+    assert sorted(browser.execute_script(OVERLAY)["labels"]) == sorted(["you", *(" ".join(n.split()) for n in names[:3])])
+    browser.find_element(By.ID, "bv-query").send_keys(HOSTILE_NAMES[0], Keys.ENTER)
+    wait_picked(browser, 0)
+    assert browser.execute_script(CARD)["name"] == HOSTILE_NAMES[0]
+    state = browser.execute_script(INJECTED)
+    assert state["pwned"] == "undefined" and state["imgs"] == state["handlers"] == 0
+    assert state["links"] == 1  # the card's own DM link
+
+
+GL_STATE = """
+const gd = document.getElementById('batchviz-map');
+return gd._fullData.map(t => [t.type, t.visible]);
+"""
+
+
+def test_big_maps_draw_with_webgl_and_stay_explorable(browser, tmp_path, monkeypatch):
+    """From GL_FROM people on, points are scattergl; search, a click and the group filter still work."""
+    monkeypatch.setattr(render, "GL_FROM", 10)
+    result = explore_map()
+    open_page(browser, tmp_path, result)
+    assert [t[0] for t in browser.execute_script(GL_STATE)].count("scattergl") == 4  # one per group
+    assert browser.execute_script(COUNT, "#batchviz-map canvas") >= 1
+    browser.find_element(By.ID, "bv-query").send_keys("Person 7", Keys.ENTER)
+    wait_picked(browser, 7)
+    _, _, ox, oy = browser.execute_script(PIXEL, *result.coords[8])
+    chart = browser.find_element(By.ID, "batchviz-map")
+    ActionChains(browser).move_to_element_with_offset(chart, round(ox), round(oy)).pause(0.3).click().perform()
+    wait_picked(browser, 8)
+    browser.find_element(By.CSS_SELECTOR, '#bv-groups [data-group="3"]').click()
+    WebDriverWait(browser, 20).until(
+        lambda b: [v for kind, v in b.execute_script(GL_STATE) if kind == "scattergl"] == [False, False, True, False])

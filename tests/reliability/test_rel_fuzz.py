@@ -120,7 +120,7 @@ def test_missing_cluster_numbers_say_which_exist(number, answerer, demo_asker, f
     count_case(figures)
     reply = answerer.answer(parse(f"show cluster {number}"), demo_asker)
     assert_clear_reply(reply)
-    assert f"no cluster {number}" in reply and "there are clusters" in reply
+    assert f"no group {number}" in reply and "there are groups" in reply
 
 
 def test_unknown_person_gets_a_clear_reply(answerer, demo_asker, figures):

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 ZULIP_LIMIT, WINDOW = 200, 60.0  # requests per user per minute (Zulip's default API limit)
 # The long-poll (GET /events) is served by Zulip's event server, outside that API limit.
 NOT_LIMITED = {"GET /events", "DELETE /events"}
-ASKED = [("show cluster 9001", r"no cluster 9001"), ("clusters", r"clusters \(|No clusters yet"),
-         ("show cluster 9002", r"no cluster 9002"), ("map", r"latest map")]
+ASKED = [("show cluster 9001", r"no group 9001"), ("clusters", r"groups \(|No groups yet"),
+         ("show cluster 9002", r"no group 9002"), ("map", r"latest map")]
 REFRESHED = r"^Refreshed: "
 
 

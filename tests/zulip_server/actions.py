@@ -42,6 +42,15 @@ class Actions:
         self.queues.deliver("message", self._audience(message), event_for)
         return message
 
+    def subscribe(self, user, stream, subscription: dict) -> None:
+        """Add ``user`` to ``stream`` and tell them (``subscription``: the object Zulip sends)."""
+        user, stream = self.realm.user(user), self.realm.stream(stream)
+        if user.user_id in stream.subscribers:
+            return
+        stream.subscribers.add(user.user_id)
+        event = {"type": "subscription", "op": "add", "subscriptions": [subscription]}
+        self.queues.deliver("subscription", {user.user_id}, lambda queue: dict(event))
+
     def _audience(self, message: Message) -> set[int]:
         return {u.user_id for u in self.realm.users.values() if self.realm.can_see(u, message)}
 

@@ -73,6 +73,16 @@ def patch_message(server, req) -> dict:
     return {}
 
 
+def add_reaction(server, req) -> dict:
+    message = server.realm.message(int(req.path_args["message_id"]), req.user)
+    reaction = {"emoji_name": str(req.params["emoji_name"]), "user_id": req.user.user_id}
+    with server.realm.lock:
+        if reaction in message.reactions:
+            raise ApiError("Reaction already exists.", "REACTION_ALREADY_EXISTS")
+        message.reactions.append(reaction)
+    return {}
+
+
 def delete_message(server, req) -> dict:
     message = server.realm.message(int(req.path_args["message_id"]), req.user)
     if message.sender_id != req.user.user_id and not req.user.is_bot:
@@ -134,6 +144,7 @@ HANDLERS = {
     "GET /messages/{message_id}": get_message,
     "PATCH /messages/{message_id}": patch_message,
     "DELETE /messages/{message_id}": delete_message,
+    "POST /messages/{message_id}/reactions": add_reaction,
     "POST /register": register,
     "GET /events": get_events,
     "DELETE /events": delete_events,

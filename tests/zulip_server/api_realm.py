@@ -63,10 +63,10 @@ def get_stream_id(server, req) -> dict:
 def subscriptions(server, req) -> dict:
     mine = [s for s in server.realm.streams.values() if req.user.user_id in s.subscribers]
     with_subscribers = req.params.get("include_subscribers", False)
-    return {"subscriptions": [_subscription(s, with_subscribers) for s in mine]}
+    return {"subscriptions": [subscription_object(s, with_subscribers) for s in mine]}
 
 
-def _subscription(stream, with_subscribers) -> dict:
+def subscription_object(stream, with_subscribers) -> dict:
     body = {**_stream_dict(stream), "color": "#76ce90", "is_muted": False, "pin_to_top": False,
             "desktop_notifications": None, "audible_notifications": None, "push_notifications": None,
             "email_notifications": None, "wildcard_mentions_notify": None, "in_home_view": True,

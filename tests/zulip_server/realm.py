@@ -89,6 +89,7 @@ class Message:
     recipients: tuple[int, ...] = ()  # direct messages: every participant, sender included
     edit_history: list[dict] = field(default_factory=list)
     last_edit_timestamp: int | None = None
+    reactions: list[dict] = field(default_factory=list)  # {"emoji_name", "user_id"}
 
 
 @dataclass

@@ -108,7 +108,11 @@ class ZulipTestServer:
         return self.realm.add_stream(name, invite_only, subscribers)
 
     def subscribe(self, user, stream) -> None:
-        self.realm.stream(stream).subscribers.add(self.realm.user(user).user_id)
+        """Subscribe ``user``; their queues that asked for it get a ``subscription`` event."""
+        from .api_realm import subscription_object
+
+        found = self.realm.stream(stream)
+        self.actions.subscribe(user, found, subscription_object(found, with_subscribers=False))
 
     def send_stream_message(self, sender, stream, topic: str, content: str) -> int:
         return self.actions.send_stream_message(sender, stream, topic, content).id

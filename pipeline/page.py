@@ -1,0 +1,237 @@
+"""The map page around the figure: search, groups beside the map, a person's card, and an
+HTML list of every group's members under it, for keyboards, phones and screen readers.
+
+One file that works offline. User text reaches the page two ways only, both inert: as
+HTML-escaped text in the lists, and as JSON inside ``<script type="application/json">``
+(never executed; ``<``, ``>`` and ``&`` are written as ``\\u`` escapes so nothing can
+close the element). The script that reads it (``map_app.js``) sets ``textContent`` only.
+The page's two scripts, plotly.js and ours, are allowed by their SHA-256 hashes in the
+Content-Security-Policy; no other script, inline handler or request is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import mapview
+from pipeline.result import NOISE, MapResult
+
+APP_SCRIPT = (Path(__file__).with_name("map_app.js")).read_text(encoding="utf-8")
+NEAR_SHOWN = 5  # lines drawn to someone's nearest people
+_JSON_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{style}</style>
+</head>
+<body>
+<header><h1>{heading}</h1>{subheadings}</header>
+<main id="bv-main">
+<div id="bv-mapcol">
+<form id="bv-search" role="search">
+<label for="bv-query">Find a person</label>
+<input id="bv-query" type="search" list="bv-names" autocomplete="off">
+<button type="submit">Find</button>
+<datalist id="bv-names">{options}</datalist>
+</form>
+<p id="bv-status" role="status" aria-live="polite"></p>
+<div id="batchviz-map" role="img" aria-label="Map of the introductions; the same groups are listed as text below"></div>
+</div>
+<aside id="bv-side">
+<section id="bv-person" aria-labelledby="bv-person-name" hidden>
+<h2 id="bv-person-name" tabindex="-1"></h2>
+<p id="bv-person-group"></p>
+<p id="bv-person-keywords"></p>
+<p id="bv-person-intro"></p>
+<p><a id="bv-person-dm" target="_blank" rel="noopener noreferrer" hidden>Send a direct message in Zulip</a></p>
+<div id="bv-person-near" hidden><h3>Closest people</h3><ol></ol></div>
+</section>
+<section id="bv-groups" aria-labelledby="bv-groups-title">
+<h2 id="bv-groups-title">Groups</h2>
+<ul>{group_buttons}</ul>
+</section>
+</aside>
+</main>
+<section id="bv-list" aria-labelledby="bv-list-title">
+<h2 id="bv-list-title">Everyone, by group</h2>
+{group_lists}
+</section>
+<script type="application/json" id="bv-data">{data}</script>
+<script>{plotly}</script>
+<script>{app}</script>
+</body>
+</html>
+"""
+
+STYLE = """
+html, body { margin: 0; font-family: sans-serif; color: #222; }
+header { padding: 0.5rem 1rem; }
+header h1 { font-size: 1.3rem; margin: 0.2rem 0; }
+header p { margin: 0.1rem 0; color: #555; }
+#bv-main { display: flex; gap: 1rem; padding: 0 1rem; }
+#bv-mapcol { flex: 1 1 auto; min-width: 0; }
+#bv-side { flex: 0 0 20rem; max-height: 80vh; overflow-y: auto; }
+#batchviz-map { height: 75vh; min-height: 320px; }
+#bv-search { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; }
+#bv-search input { flex: 1 1 10rem; min-width: 0; font-size: 1rem; padding: 0.3rem; }
+#bv-status { min-height: 1.2em; margin: 0.3rem 0; }
+#bv-groups ul, #bv-list ul { list-style: none; padding: 0; margin: 0; }
+#bv-groups button { display: block; width: 100%; text-align: left; margin: 0.15rem 0;
+  padding: 0.35rem; background: #fff; border: 1px solid #ccc; border-radius: 4px; font: inherit; cursor: pointer; }
+#bv-groups button[aria-pressed="true"] { border-color: #222; background: #eef; }
+.bv-swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 50%; margin-right: 0.3em; }
+.bv-words { display: block; color: #555; font-size: 0.9em; }
+#bv-person { border: 1px solid #ccc; border-radius: 4px; padding: 0.5rem; margin-bottom: 0.8rem; }
+#bv-person h2 { margin: 0 0 0.3rem; font-size: 1.15rem; overflow-wrap: anywhere; }
+#bv-person p { overflow-wrap: anywhere; }
+#bv-list { padding: 0.5rem 1rem 2rem; }
+#bv-list section { margin-bottom: 1rem; }
+#bv-list h3 { margin: 0.6rem 0 0.2rem; font-size: 1.05rem; }
+#bv-list li { display: inline-block; margin: 0.15rem; }
+#bv-list button { font: inherit; padding: 0.3rem 0.5rem; background: #f6f6f6; border: 1px solid #ccc;
+  border-radius: 4px; cursor: pointer; max-width: 100%; overflow-wrap: anywhere; text-align: left; }
+button:focus-visible, input:focus-visible, a:focus-visible, h2:focus-visible { outline: 3px solid #1f5fbf; outline-offset: 2px; }
+@media (max-width: 700px) {
+  #bv-main { flex-direction: column; padding: 0 0.5rem; }
+  #bv-side { flex: none; max-height: none; }
+  #batchviz-map { height: 60vh; }
+}
+"""
+
+
+def csp_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+@lru_cache(maxsize=1)
+def plotly_script() -> tuple[str, str]:
+    """plotly.js as shipped with the Python package, and its CSP hash."""
+    from plotly.offline import get_plotlyjs
+
+    bundle = get_plotlyjs()
+    return bundle, csp_hash(bundle)
+
+
+def content_security_policy() -> str:
+    """Scripts only by hash ('unsafe-eval' is for WebGL shaders); no request of any kind."""
+    scripts = f"{plotly_script()[1]} {csp_hash(APP_SCRIPT)} 'unsafe-eval'"
+    return (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+            "img-src data: blob:; font-src data:")
+
+
+def inert_json(value) -> str:
+    """JSON that is safe inside ``<script type="application/json">``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_UNSAFE[m.group()], text)
+
+
+def dm_link(site: str | None, person_id: str) -> str | None:
+    """``<site>/#narrow/dm/<id>-user`` for a Zulip user (a numeric id) on an http(s) site."""
+    if not site or not re.fullmatch(r"https?://[^\s\"'<>]+", site) or not person_id.isdigit():
+        return None
+    return f"{site.rstrip('/')}/#narrow/dm/{person_id}-user"
+
+
+def _renamed(result: MapResult, index: int, names: dict[str, str] | None) -> bool:
+    doc = result.people[index]
+    return (names or {}).get(doc.person_id, doc.name) != doc.name
+
+
+def people_data(result: MapResult, names, site, places: dict[int, tuple[int, int]]) -> list[dict]:
+    """What the script needs per person. Someone shown under a pseudonym gets no key and
+    no DM link: either would tell who they are."""
+    xyz = mapview.points(result)
+    labels = np.asarray(result.labels, dtype=int).reshape(-1)
+    rows = []
+    for i, doc in enumerate(result.people):
+        hidden = _renamed(result, i, names)
+        near = result.neighbours[i] if i < len(result.neighbours) else []
+        rows.append({
+            "name": mapview.display_name(result, i, names),
+            "key": None if hidden else doc.person_id,
+            "dm": None if hidden else dm_link(site, doc.person_id),
+            "group": int(labels[i]),
+            "intro": " ".join(mapview.intro_lines(result, i, names)),
+            "near": [int(n.index) for n in near[:NEAR_SHOWN]],
+            "xyz": [round(float(v), 5) for v in xyz[i]],
+            "c": places[i][0],
+            "p": places[i][1],
+        })
+    return rows
+
+
+def groups_data(result: MapResult, groups, colours, curves: dict[int, int]) -> list[dict]:
+    return [{
+        "number": g.number,
+        "name": mapview.group_name(result, g.number),
+        "keywords": mapview.keywords(result, g.number),
+        "size": len(g.indices),
+        "colour": colours[g.number],
+        "curve": curves[g.number],
+    } for g in groups]
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _people_count(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def group_button(group: dict) -> str:
+    words = ", ".join(group["keywords"])
+    about = f'<span class="bv-words">{_e(words)}</span>' if words else ""
+    return (f'<li><button type="button" data-group="{group["number"]}" aria-pressed="false">'
+            f'<span class="bv-swatch" style="background:{group["colour"]}"></span>'
+            f'{_e(_first_up(group["name"]))} ({_people_count(group["size"])}){about}</button></li>')
+
+
+def group_list(group: dict, people: list[dict], indices) -> str:
+    words = ", ".join(group["keywords"])
+    members = "".join(f'<li><button type="button" data-person="{int(i)}">{_e(people[int(i)]["name"])}</button></li>'
+                      for i in indices)
+    about = f"{_people_count(group['size'])}" + (f" · {_e(words)}" if words else "")
+    return (f'<section aria-labelledby="bv-g{group["number"]}"><h3 id="bv-g{group["number"]}">'
+            f'{_e(_first_up(group["name"]))}</h3><p>{about}</p><ul>{members}</ul></section>')
+
+
+def assemble(result: MapResult, title: str | None, figure: dict, people: list[dict],
+             groups: list[dict], members: list) -> str:
+    """The whole page; ``members[k]`` are the people of ``groups[k]``."""
+    first, *rest = mapview.heading(result, title)
+    show_all = '<li><button type="button" data-group="all" aria-pressed="true">All groups</button></li>'
+    return PAGE.format(
+        csp=content_security_policy(),
+        title=_e(" · ".join(mapview.heading(result, title)[:2])),
+        style=STYLE,
+        heading=_e(first),
+        subheadings="".join(f"<p>{_e(line)}</p>" for line in rest),
+        options="".join(f'<option value="{_e(p["name"])}"></option>' for p in people),
+        group_buttons=show_all + "".join(group_button(g) for g in groups if g["number"] != NOISE)
+        + "".join(group_button(g) for g in groups if g["number"] == NOISE),
+        group_lists="".join(group_list(g, people, m) for g, m in zip(groups, members))
+        or "<p>No introductions yet.</p>",
+        data=inert_json({"figure": figure, "people": people, "groups": groups}),
+        plotly=plotly_script()[0],
+        app=APP_SCRIPT,
+    )
