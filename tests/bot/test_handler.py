@@ -80,7 +80,7 @@ def test_the_handler_refuses_people_who_cannot_read_the_source(realm, run_handle
     [(_, to_bob, refusal)] = ask(realm.bob, "clusters")
     assert realm.bob.user_id in to_bob and refusal.startswith(NOT_ALLOWED.split("{")[0])
     [(_, _, answer)] = ask(realm.alice, "clusters")
-    assert "clusters (" in answer
+    assert "groups (" in answer
 
 
 def test_the_handler_routes_like_the_runner(realm, run_handler, demo_data_dir):
@@ -90,7 +90,7 @@ def test_the_handler_routes_like_the_runner(realm, run_handler, demo_data_dir):
     ask = run_handler({"data_dir": str(demo_data_dir), "source": "demo", "stream": "private-welcome"})
     sent = ask(realm.alice, "@**Map Bot** clusters", stream="general")
     assert [kind for kind, _, _ in sent] == ["private", "stream"]
-    assert "clusters (" in sent[0][2] and sent[1][2] == SENT_BY_DM
+    assert "groups (" in sent[0][2] and sent[1][2] == SENT_BY_DM
 
 
 def test_opt_out_through_the_handler(realm, run_handler, demo_data_dir):
