@@ -55,14 +55,24 @@ def test_every_command_by_dm_and_by_mention(world, bot_process, real_server):
     assert "near me" in texts[0]  # help
     assert people["Bea"].full_name in texts[1] or people["Cal"].full_name in texts[1]
     assert re.search(r"\b1\b", texts[2]) and "show cluster" not in texts[2].lower()
-    mention = f"@**{real_server.bot_name}** clusters please"
-    asked = people["Bea"].post(chat, "questions", mention)
-    topic = [{"operator": "stream", "operand": chat}, {"operator": "topic", "operand": "questions"}]
-    [answer] = wait_for(lambda: people["Bea"].bot_replies(topic, after=asked), "the reply in the stream")
-    assert answer["content"] == texts[2] or "1" in answer["content"]
-    rendered = people["Ada"].dm_replies(after=first, markdown=True)
-    for message in rendered:
-        assert "**" not in re.sub(r"<code>.*?</code>", "", message["content"]), message["content"]
+    bea, topic = people["Bea"], [{"operator": "stream", "operand": chat}, {"operator": "topic", "operand": "q"}]
+    asked = [bea.post(chat, "q", f"@**{real_server.bot_name}** {command}") for command in COMMANDS]
+    answers = wait_for(lambda: at_least(bea.bot_replies(topic, after=asked[0]), len(COMMANDS)),
+                       "a reply to every mention")
+    assert len(answers) == len(COMMANDS) and answers[2]["content"] == texts[2]
+    rendered = [m["content"] for m in ada.dm_replies(after=first, markdown=True)]
+    for html in rendered:
+        assert "**" not in re.sub(r"<code>.*?</code>", "", html), html
+    # people are silent mentions that Zulip resolves to the users (near me, show group);
+    # once in three runs under load one reply came back unresolved: see docs/real-zulip.md
+    resolved = [re.findall(r'class="user-mention silent" data-user-id="(\d+)"', html) for html in rendered[1:4]]
+    assert {str(people[n].user_id) for n in ("Bea", "Cal")} & set(sum(resolved, [])), rendered[1:4]
+    assert any("<time datetime=" in html for html in rendered[3:5])  # map, status: local times
+    ada.dm_bot("opt out")
+    wait_for(lambda: ada.full_name not in {d.name for d in bot.documents()}, "Ada's intro forgotten")
+    ada.dm_bot("opt in")
+    replies = wait_for(lambda: at_least(ada.dm_replies(after=first), len(COMMANDS) + 3), "the consent replies")
+    assert len(replies) == len(COMMANDS) + 3
 
 
 def test_refresh_reflects_new_edited_moved_and_deleted_intros(world, bot_process):
