@@ -9,8 +9,10 @@ are filtered at answer time too, whatever an older snapshot still holds.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
@@ -44,6 +46,30 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, sqlite3.Error):
         return "Sorry, I couldn't read my database just now; please try again in a minute."
     return "Sorry, something went wrong on my side; the details are in my log."
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes in the files under `folder` (files that vanish while counting are skipped)."""
+    total = 0
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(parent, name), follow_symlinks=False).st_size
+            except OSError:
+                pass
+    return total
+
+
+def human_size(size: float) -> str:
+    """A byte count for people: 950 bytes, 12.3 MB."""
+    if size < 1000:
+        return f"{int(size)} bytes"
+    unit = "KB"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1000
+        if size < 1000:
+            break
+    return f"{size:.1f} {unit}"
 
 
 def _when(result: MapResult) -> str:
@@ -220,7 +246,8 @@ class Answerer:
     def answer_status(self, asker: Asker) -> str:
         result = self.latest_map()
         lines = [f"Last map: {self._summary(result)}; model {md(result.model)}." if result else "No map built yet.",
-                 f"Introductions stored: {self.store.message_count(self.source)}."]
+                 f"Introductions stored: {self.store.message_count(self.source)}.",
+                 f"Data folder: {human_size(folder_size(Path(self.store.path).parent))}."]
         if result is not None and result.notice:
             lines.append(f"Note: {md(result.notice)}")
         if self.status_extra is not None:

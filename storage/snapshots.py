@@ -10,6 +10,7 @@ import sqlite3
 from datetime import datetime
 
 from pipeline.result import MapResult
+from storage.cache import prune_embeddings
 from storage.codec import EncodedArray, EncodedSnapshot, decode_snapshot, encode_snapshot
 from storage.db import Database
 from storage.values import as_int, as_key
@@ -25,7 +26,8 @@ class SnapshotMixin:
     keep_snapshots: int
 
     def save_snapshot(self, source: str, result: MapResult) -> int:
-        """Store a build; returns its id. Older snapshots beyond ``keep_snapshots`` go."""
+        """Store a build; returns its id. Older snapshots beyond ``keep_snapshots`` go, and
+        the cached vectors no kept snapshot or current document uses go with them."""
         source = as_key(source, "source")
         encoded = encode_snapshot(result)
         with self._db.transaction() as conn:
@@ -34,6 +36,7 @@ class SnapshotMixin:
             _insert_arrays(conn, snapshot_id, encoded.arrays)
             conn.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (snapshot_id,))
             _prune(conn, source, self.keep_snapshots)
+            prune_embeddings(conn)
         return snapshot_id
 
     def latest_snapshot(self, source: str) -> MapResult | None:
