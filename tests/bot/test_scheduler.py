@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -112,7 +111,7 @@ def background_only(scheduler: Scheduler) -> Scheduler:
     return scheduler
 
 
-def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store):
+def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store, wait_for):
     """A debounced refresh that falls due while the previous one runs still runs afterwards."""
     started, release, runs = threading.Event(), threading.Event(), []
 
@@ -127,31 +126,29 @@ def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store
         scheduler.debounce()
         assert started.wait(10)
         scheduler.debounce()  # due at once, while the first run is still going
-        time.sleep(0.3)  # let APScheduler fire (and skip) the second job
+        # APScheduler drops a date job once it fired it, or skipped it as this one is
+        wait_for(lambda: scheduler._background.get_job(DEBOUNCE_ID) is None, what="the second job to fire")
         release.set()
-        deadline = time.monotonic() + 10
-        while len(runs) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: len(runs) >= 2, what="the second run")
     finally:
+        release.set()
         scheduler.shutdown()
     assert runs == [1, 2]
 
 
-def test_shutdown_waits_for_a_running_job(tmp_path, store):
+def test_shutdown_waits_for_a_running_job(tmp_path, store, wait_for):
     """shutdown() returns only after a running refresh finished (it writes to the store)."""
     started, finished = threading.Event(), []
 
     def refresh():
         started.set()
-        time.sleep(0.3)
+        wait_for(lambda: scheduler._stopped, what="shutdown to begin")  # still running then
         finished.append("refresh")
 
     settings = default_settings(tmp_path, source_stream="welcome", debounce_minutes=0)
     scheduler = background_only(Scheduler(settings, store, refresh, lambda: None))
     scheduler.debounce()
     assert started.wait(10)
-    while scheduler._background.get_job(DEBOUNCE_ID):  # fired: APScheduler drops a date job
-        time.sleep(0.01)
     scheduler.shutdown()
     assert finished == ["refresh"]
 
