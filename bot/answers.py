@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +33,18 @@ class Asker:
     user_id: str
     name: str
     email: str = ""
+
+
+class FollowUp(str):
+    """A reply to send now that promises a second one: ``later`` resolves to the text to
+    send to the same place when it is ready (a `refresh` replies, then gives the result)."""
+
+    later: Future
+
+    def __new__(cls, text: str, later: Future) -> "FollowUp":
+        reply = super().__new__(cls, text)
+        reply.later = later
+        return reply
 
 
 def md(text: object) -> str:

@@ -2,8 +2,9 @@
 
 A command is a one-to-one direct message to the bot, or a stream or group message
 that @-mentions it anywhere in the text (`zulip-run-bot` only sees mentions at the start). Replies go back
-where the question was asked: a DM to the sender, or the same stream and topic.
-Commands run on a small worker pool, so a slow `refresh` never holds up the event loop.
+where the question was asked: a DM to the sender, or the same stream and topic; a
+`FollowUp` reply sends its second message there too, once it is ready.
+Commands run on a small worker pool, so a slow command never holds up the event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
-from bot.answers import Asker, Answerer
+from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
 from bot.zulip_io import ZulipIO, message_is_direct, message_is_stream
@@ -92,11 +93,16 @@ class Dispatcher:
         except Exception:
             log.exception("Answering message %s failed", message.get("id"))
             reply = BROKEN
+        self._send(message, reply)
+        if isinstance(reply, FollowUp):  # a second reply, to the same place, when it is ready
+            reply.later.add_done_callback(lambda later: self._send(message, later.result()))
+        return reply
+
+    def _send(self, message: dict, text: str) -> None:
         try:
-            self.reply(message, reply)
+            self.reply(message, text)
         except Exception:
             log.exception("Replying to message %s failed", message.get("id"))
-        return reply
 
     def answer(self, message: dict, text: str) -> str:
         source = self.source_for(message)
