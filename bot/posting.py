@@ -62,7 +62,7 @@ class WeeklyPoster:
         """Post one source's map once per `run`; the message text, or None when it was
         posted in this run already or there is no map yet."""
         intent = self._unfinished(source)
-        if run and self.store.get_state(RUN_KEY.format(source=source.name)) == run:
+        if self.store.get_state(RUN_KEY.format(source=source.name)) == run:
             return None
         if intent is None or intent["run"] != run:  # none, or an older run's, never sent
             intent = self._intend(source, run)

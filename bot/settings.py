@@ -208,14 +208,15 @@ def _source(path: Path, name: str, values: dict[str, Any], problems: Problems,
     section = SECTION if prefix else f"{SOURCE_SECTION}{name}"  # main: source_* keys
     topic, pattern = values.get(prefix + "topic", ""), values.get(prefix + "topic_pattern", "")
     stream = values.get(prefix + "stream", "")
-    found = [
-        (not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name), f"[{section}]: source names use letters, digits, - and _ only"),
+    found = [line for bad, line in [
+        (not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name),
+         f"[{section}]: source names use letters, digits, - and _ only"),
         (topic and pattern, f"[{section}] set {prefix}topic or {prefix}topic_pattern, not both"),
         (not stream, f"[{section}] {prefix}stream is required"),
-    ]
-    for problem in [line for bad, line in found if bad]:
+    ] if bad]
+    for problem in found:
         problems.add(f"{path}: {problem}")
-    return None if any(bad for bad, _ in found) else Source(name, stream, topic, pattern)
+    return None if found else Source(name, stream, topic, pattern)
 
 
 def _main_source(path: Path, values: dict[str, Any], problems: Problems) -> tuple[Source, ...]:
