@@ -15,6 +15,8 @@ from pathlib import Path
 from bot.refresh import JOINED, STARTED, Refresher
 from bot.settings import Source
 from held_build import HeldEmbedder
+from pipeline.embed import HashingEmbedder
+from pipeline.errors import ModelLoadError
 from storage import Store
 
 MONDAY_9 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
@@ -244,6 +246,22 @@ def test_sigterm_stops_the_process(realm, tmp_path, wait_for):
         process.kill()
     assert process.returncode == 0
     assert "Stopping: database" in stderr and realm.bot.api_key not in stderr
+
+
+def test_a_failed_refresh_says_so_in_its_second_message(realm, start_bot, wait_for):
+    """A build that fails after `refresh` was answered: the follow-up is a one-line error."""
+    class BrokenEmbedder(HashingEmbedder):
+        def encode(self, texts):
+            raise ModelLoadError("the model files are missing")
+
+    post_intros(realm)
+    bot = start_bot(embedder=BrokenEmbedder())
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
+    realm.server.send_dm(realm.alice, realm.bot, "refresh")
+    started, failed = wait_for(lambda: replies_to(realm, realm.alice)[1:] and replies_to(realm, realm.alice),
+                               timeout=60, what="both replies")
+    assert started == STARTED and failed == "Sorry, I couldn't do that: the model files are missing"
+    assert bot.refresher.is_stale(bot.settings.sources[0])  # tried again by the next schedule
 
 
 def test_concurrent_refreshes_are_coalesced(tmp_path):
