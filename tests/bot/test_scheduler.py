@@ -227,3 +227,23 @@ def test_stopping_right_after_starting_raises_nothing_in_any_thread(tmp_path, st
         scheduler.start()
         scheduler.shutdown()
     assert errors == []
+
+
+def test_the_running_scheduler_retries_a_failed_post_by_itself(tmp_path, store, wait_for, monkeypatch):
+    """In the background (APScheduler), the retry fires on its own; backoff scaled to 50 ms."""
+    monkeypatch.setattr("bot.scheduler.RETRY_FIRST", timedelta(milliseconds=50))
+    tries = []
+
+    def post(run):
+        tries.append(run)
+        if len(tries) < 3:
+            raise RuntimeError("Zulip is down")
+
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon", refresh_cron=YEARLY)
+    scheduler = background_only(Scheduler(settings, store, lambda: None, post))
+    try:
+        scheduler.run("weekly-post")
+        wait_for(lambda: len(tries) == 3 and scheduler.retry_at is None, what="two retries, then the post")
+    finally:
+        scheduler.shutdown()
+    assert store.get_state("schedule.weekly-post.last_run") is not None
