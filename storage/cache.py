@@ -40,14 +40,18 @@ def delete_embeddings(conn: sqlite3.Connection, hashes: Iterable[str]) -> int:
     return deleted
 
 
-def prune_embeddings(conn: sqlite3.Connection) -> int:
-    """Delete the vectors (under every model) of texts that neither a stored snapshot nor
-    a current document of any source holds; how many went."""
+def prune_embeddings(conn: sqlite3.Connection, in_use: Iterable[str] = ()) -> int:
+    """Delete the vectors (under every model) of texts that no current document of any
+    source and no stored snapshot holds; how many went. `in_use`: hashes known to be
+    kept (the snapshot just saved), so that the usual case (nothing else cached) reads
+    neither the documents nor the snapshots' texts."""
+    others = set(h for (h,) in conn.execute("SELECT DISTINCT text_hash FROM embeddings")) - set(in_use)
+    for (source,) in conn.execute("SELECT DISTINCT source FROM messages").fetchall() if others else ():
+        others -= {doc.text_hash for doc in documents_in(conn, source)}
+    if not others:
+        return 0
     kept = {text_hash(text) for (text,) in conn.execute("SELECT DISTINCT text FROM snapshot_people")}
-    for (source,) in conn.execute("SELECT DISTINCT source FROM messages").fetchall():
-        kept.update(doc.text_hash for doc in documents_in(conn, source))
-    cached = [h for (h,) in conn.execute("SELECT DISTINCT text_hash FROM embeddings")]
-    return delete_embeddings(conn, [h for h in cached if h not in kept])
+    return delete_embeddings(conn, others - kept)
 
 
 def _vector_blob(vector) -> bytes:

@@ -36,7 +36,7 @@ class SnapshotMixin:
             _insert_arrays(conn, snapshot_id, encoded.arrays)
             conn.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (snapshot_id,))
             _prune(conn, source, self.keep_snapshots)
-            prune_embeddings(conn)
+            prune_embeddings(conn, {doc.text_hash for doc in result.people})
         return snapshot_id
 
     def latest_snapshot(self, source: str) -> MapResult | None:
