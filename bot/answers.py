@@ -13,9 +13,12 @@ older snapshot still holds.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from bot.closeness import Scale, calibrate
@@ -57,6 +60,18 @@ def zulip_time(moment: datetime) -> str:
     return f"<time:{moment.astimezone(timezone.utc).isoformat(timespec='seconds')}>"
 
 
+class FollowUp(str):
+    """A reply to send now that promises a second one: ``later`` resolves to the text to
+    send to the same place when it is ready (a `refresh` replies, then gives the result)."""
+
+    later: Future
+
+    def __new__(cls, text: str, later: Future) -> "FollowUp":
+        reply = super().__new__(cls, text)
+        reply.later = later
+        return reply
+
+
 def friendly_error(exc: BaseException) -> str:
     """The one place that turns an exception into a one-line chat reply."""
     if isinstance(exc, (PipelineError, StorageError)):
@@ -64,6 +79,30 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, sqlite3.Error):
         return "Sorry, I couldn't read my database just now; please try again in a minute."
     return "Sorry, something went wrong on my side; the details are in my log."
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes in the files under `folder` (files that vanish while counting are skipped)."""
+    total = 0
+    for parent, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(parent, name), follow_symlinks=False).st_size
+            except OSError:
+                pass
+    return total
+
+
+def human_size(size: float) -> str:
+    """A byte count for people: 950 bytes, 12.3 MB."""
+    if size < 1000:
+        return f"{int(size)} bytes"
+    unit = "KB"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1000
+        if size < 1000:
+            break
+    return f"{size:.1f} {unit}"
 
 
 def _shared(neighbour: Neighbour) -> str:
@@ -272,7 +311,8 @@ class Answerer:
     def answer_status(self, asker: Asker) -> str:
         result = self.latest_map()
         lines = [f"Last map: {self._summary(result)}; model {md(result.model)}." if result else "No map built yet.",
-                 f"Introductions stored: {self.store.message_count(self.source)}."]
+                 f"Introductions stored: {self.store.message_count(self.source)}.",
+                 f"Data folder: {human_size(folder_size(Path(self.store.path).parent))}."]
         if result is not None and result.notice:
             lines.append(f"Note: {md(result.notice)}")
         if self.status_extra is not None:

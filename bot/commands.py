@@ -59,7 +59,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("map", (r"(?:map|link|map link)",), "map", "the link to the latest interactive map"),
     Command("refresh", (r"(?:refresh|rebuild|update)(?: map)?(?: now)?",), "refresh",
             "read the introductions again and rebuild the map now"),
-    Command("status", (r"(?:status|stats|info)",), "status", "last build, counts, model, next scheduled post"),
+    Command("status", (r"(?:status|stats|info)",), "status", "last build, counts, model, data folder size, next scheduled post"),
     Command("opt_out", (r"(?:forget me|opt-?out|opt out|opt me out|remove me|leave me out)",), "forget me / opt out",
             "delete your introduction from my data and leave you out of every map"),
     Command("opt_in", (r"(?:opt-?in|opt in|opt back in|opt me in|include me|add me)",), "opt in",

@@ -4,8 +4,9 @@ A command is a one-to-one direct message to the bot, or a stream or group messag
 that @-mentions it anywhere in the text (`zulip-run-bot` only sees mentions at the start). Replies go back
 where the question was asked: a DM to the sender, or the same stream and topic when
 everyone who can read that stream can read the source; otherwise by DM, with a line in
-the stream saying so (``Directory.may_post`` is the rule).
-Commands run on a small worker pool, so a slow `refresh` never holds up the event loop.
+the stream saying so (``Directory.may_post`` is the rule). A `FollowUp` reply sends its
+second message to the same place too, once it is ready.
+Commands run on a small worker pool, so a slow command never holds up the event loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
-from bot.answers import Asker, Answerer
+from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
 from bot.settings_parse import SettingsError
@@ -127,7 +128,15 @@ class Dispatcher:
             return reply
         if self.inbox is not None:
             self.inbox.inbox_answered(int(message["id"]))
+        if isinstance(reply, FollowUp):  # a second reply, to the same place, when it is ready
+            reply.later.add_done_callback(lambda later: self._follow_up(message, later))
         return reply
+
+    def _follow_up(self, message: dict, later) -> None:
+        try:
+            self.deliver(message, later.result())
+        except Exception:
+            log.exception("Sending the follow-up to message %s failed", message.get("id"))
 
     def answer(self, message: dict, text: str) -> str:
         source = self.source_for(message)

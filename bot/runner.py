@@ -9,7 +9,6 @@ offers no hook to backfill after the queue is re-registered.
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 import time
@@ -23,7 +22,7 @@ from bot.dispatch import Dispatcher, check_post_stream
 from bot.greeting import Greeter
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
-from bot.refresh import Cooldown, Refresher
+from bot.refresh import Cooldown, Refresher, refresh_command
 from bot.scheduler import Scheduler
 from bot.settings import maps_dir
 from bot.signing import Signer, load_or_create_secret
@@ -109,6 +108,7 @@ class Bot:
             self._thread.join(timeout=10)
         log.info("Stopping: commands")
         self.dispatcher.close()
+        self.refresher.close()  # a build under way writes to the store
         if self.server is not None:
             log.info("Stopping: map web server")
             self.server.stop()
@@ -323,11 +323,11 @@ class Bot:
         return (self.links.mint_url(source.name, info[0]) if info else None) or "(no map file yet)"
 
     def _refresh_command(self, source, asker: Asker) -> str:
-        running = self.refresher.is_running(source)
-        wait = 0.0 if running else self.cooldown.wait_left(asker.user_id)
-        if wait:
-            return f"I rebuilt the map for you recently; you can ask again in {math.ceil(wait / 60)} minute(s)."
-        built = self.refresher.refresh(source)
+        """Replies at once; the build runs on its own worker and its result follows."""
+        return refresh_command(self.refresher, self.cooldown, source, asker.user_id,
+                               lambda built: self._refreshed(source, built))
+
+    def _refreshed(self, source, built: service.RebuildResult) -> str:
         link = self.links.mint_url(source.name, built.snapshot_id) if built.snapshot_id else None
         lines = [f"Refreshed: {len(built.result)} people in {len(built.result.clusters)} groups."]
         lines += [f"- {line}" for line in built.changes]

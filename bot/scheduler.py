@@ -4,6 +4,11 @@ APScheduler 3.x fires the jobs while the bot runs. Its memory job store forgets
 everything on restart, so when each schedule last ran is kept in the store, and
 `run_due(now)` — called once at start, and by tests with a controlled clock — runs any
 schedule whose cron time passed since then (once, however many times it was missed).
+
+The weekly post is retried: a run that fails is not recorded, and is tried again after
+a backoff (1 minute, doubling, at most an hour) until it succeeds or the next post is
+due, which then takes over. Its action gets the run's id (the last recorded run), so a
+retry skips what the failed attempt did post.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 LAST_RUN_KEY = "schedule.{name}.last_run"
 DEBOUNCE_ID = "debounced-refresh"
 AT_ONCE_ID = "refresh-at-once"  # the first map of a source, built without waiting
+RETRIED = "weekly-post"  # the job retried with backoff after a failure
+RETRY_FIRST, RETRY_CEILING = timedelta(minutes=1), timedelta(hours=1)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
 
 
@@ -40,7 +47,7 @@ _SKIP_FILTER = _DebounceSkipFilter()
 class Scheduler:
     """Named cron jobs plus one debounced job; each run is recorded in the store."""
 
-    def __init__(self, settings, store, refresh: Callable[[], None], post: Callable[[], None],
+    def __init__(self, settings, store, refresh: Callable[[], None], post: Callable[[str], None],
                  clock: Callable[[], datetime] | None = None):
         self.tz = ZoneInfo(settings.timezone)
         self.store = store
@@ -50,11 +57,15 @@ class Scheduler:
             "refresh": CronTrigger.from_crontab(settings.refresh_cron, timezone=self.tz),
             "weekly-post": CronTrigger.from_crontab(settings.post_cron, timezone=self.tz),
         }
-        self.actions = {"refresh": refresh, "weekly-post": post, DEBOUNCE_ID: refresh}
+        self.actions = {"refresh": refresh, DEBOUNCE_ID: refresh,
+                        RETRIED: lambda: post(self.store.get_state(LAST_RUN_KEY.format(name=RETRIED)) or "")}
         self.debounce_at: datetime | None = None
+        self.retry_at: datetime | None = None  # when the failed weekly post is tried again
+        self._failures = 0
         self._background: BackgroundScheduler | None = None
         self._catch_up: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._job_locks = {name: threading.Lock() for name in self.actions}
         self._stopped = False
 
     # -- lifecycle
@@ -87,19 +98,27 @@ class Scheduler:
     # -- running
 
     def run(self, name: str, now: datetime | None = None) -> None:
-        """Run one job and record when (`now`, default the clock); a failure is logged."""
+        """Run one job and record when (`now`, default the clock); a failure is logged,
+        and a failed weekly post is left unrecorded and tried again later."""
         now = now or self.clock()
-        log.info("Running scheduled job %s", name)
-        try:
-            self.actions[name]()
-        except Exception:
-            log.exception("Scheduled job %s failed", name)
-        finally:
+        with self._job_locks[name]:  # the weekly post's retry and its cron run never overlap
+            log.info("Running scheduled job %s", name)
+            try:
+                self.actions[name]()
+            except Exception:
+                log.exception("Scheduled job %s failed", name)
+                if name == RETRIED:
+                    self._retry_later(now)
+                    return
+            if name == RETRIED:
+                with self._lock:
+                    self.retry_at, self._failures = None, 0
             if name in self.triggers:
                 self.store.set_state(LAST_RUN_KEY.format(name=name), now.isoformat())
 
     def run_due(self, now: datetime | None = None) -> list[str]:
-        """Run every job whose time came since it last ran; the names run."""
+        """Run every job whose time came since it last ran (a failed weekly post: once
+        its retry time came); the names run."""
         now = now or self.clock()
         due = [name for name in self.triggers if self._due(name, now)]
         with self._lock:
@@ -110,7 +129,28 @@ class Scheduler:
             self.run(name, now)
         return due
 
+    def _retry_later(self, now: datetime) -> None:
+        with self._lock:
+            self._failures += 1
+            delay = min(RETRY_FIRST * 2 ** min(self._failures - 1, 16), RETRY_CEILING)
+            next_post = self.triggers[RETRIED].get_next_fire_time(None, now + timedelta(microseconds=1))
+            if next_post is not None and next_post <= now + delay:
+                self.retry_at = next_post  # the cron run then posts instead
+            else:
+                self.retry_at = now + delay
+            retry_at, stopped = self.retry_at, self._stopped
+        if retry_at == next_post:
+            log.error("The weekly post failed; the next one, at %s, will post instead", next_post)
+            return
+        log.warning("The weekly post failed; trying again at %s", retry_at)
+        if self._background is not None and not stopped:
+            self._background.add_job(self.run, "date", run_date=retry_at, args=[RETRIED],
+                                     id=f"{RETRIED}-retry", name=f"{RETRIED}-retry", replace_existing=True)
+
     def _due(self, name: str, now: datetime) -> bool:
+        with self._lock:
+            if name == RETRIED and self.retry_at is not None:
+                return self.retry_at <= now
         key = LAST_RUN_KEY.format(name=name)
         last = self.store.get_state(key)
         if last is None:  # first start ever: nothing was missed

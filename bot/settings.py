@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bot.settings_parse import (
-    SettingsError, boolean, choice, components, cron, integer, name_list, optional, parse_section,
-    read_file, regex, text, timezone, url,
+    Problems, SettingsError, boolean, choice, components, cron, integer, name_list, optional,
+    parse_section, read_file, regex, text, timezone, url,
 )
 from pipeline.params import PipelineParams
 
@@ -167,12 +167,14 @@ class Settings:
                 f"in [{SECTION}] to the address people reach the maps at (and web_host to listen there).")
 
     def check_runnable(self) -> None:
-        """The bot needs a source stream and the [api] credentials; say which is missing."""
+        """The bot needs a source stream and the [api] credentials; say all that is missing."""
+        problems = Problems()
         if not self.source_stream:
-            raise SettingsError(f"{self.path}: [{SECTION}] source_stream is required to run the bot")
+            problems.add(f"{self.path}: [{SECTION}] source_stream is required to run the bot")
         missing = [key for key in API_KEYS if not getattr(self, f"api_{key}")]
         if missing:
-            raise SettingsError(f"{self.path}: [api] needs {', '.join(missing)} (the bot's zuliprc from Zulip)")
+            problems.add(f"{self.path}: [api] needs {', '.join(missing)} (the bot's zuliprc from Zulip)")
+        problems.check()
 
 
 def _is_loopback(host: str) -> bool:
@@ -222,34 +224,40 @@ def render_example() -> str:
     return "\n".join(lines)
 
 
-def _source(path: Path, name: str, values: dict[str, Any], prefix: str = "") -> Source:
-    section = SECTION if not prefix else f"{SOURCE_SECTION}{name}"
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name):
-        raise SettingsError(f"{path}: [{section}]: source names use letters, digits, - and _ only")
+def _source(path: Path, name: str, values: dict[str, Any], problems: Problems,
+            prefix: str = "") -> Source | None:
+    """The source a section describes, or None with its problems noted."""
+    section = SECTION if prefix else f"{SOURCE_SECTION}{name}"  # main: source_* keys
     topic, pattern = values.get(prefix + "topic", ""), values.get(prefix + "topic_pattern", "")
-    if topic and pattern:
-        raise SettingsError(f"{path}: [{section}] set {prefix}topic or {prefix}topic_pattern, not both")
     stream = values.get(prefix + "stream", "")
-    if not stream:
-        raise SettingsError(f"{path}: [{section}] {prefix}stream is required")
-    return Source(name, stream, topic, pattern)
+    found = [line for bad, line in [
+        (not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name),
+         f"[{section}]: source names use letters, digits, - and _ only"),
+        (topic and pattern, f"[{section}] set {prefix}topic or {prefix}topic_pattern, not both"),
+        (not stream, f"[{section}] {prefix}stream is required"),
+    ] if bad]
+    for problem in found:
+        problems.add(f"{path}: {problem}")
+    return None if found else Source(name, stream, topic, pattern)
 
 
-def _main_source(path: Path, values: dict[str, Any]) -> tuple[Source, ...]:
-    return (_source(path, MAIN_SOURCE, values, "source_"),) if values["source_stream"] else ()
+def _main_source(path: Path, values: dict[str, Any], problems: Problems) -> tuple[Source, ...]:
+    source = _source(path, MAIN_SOURCE, values, problems, "source_") if values["source_stream"] else None
+    return (source,) if source else ()
 
 
-def _sources(path: Path, parser: configparser.ConfigParser, values: dict[str, Any]) -> tuple[Source, ...]:
-    sources = list(_main_source(path, values))
+def _sources(path: Path, parser: configparser.ConfigParser, values: dict[str, Any],
+             problems: Problems) -> tuple[Source, ...]:
+    sources = list(_main_source(path, values, problems))
     for section in parser.sections():
         if section.startswith(SOURCE_SECTION):
             name = section[len(SOURCE_SECTION):].strip()
-            raw = parse_section(path, section, dict(parser[section]), SOURCE_KEYS)
-            sources.append(_source(path, name, raw))
+            raw = parse_section(path, section, dict(parser[section]), SOURCE_KEYS, problems)
+            source = _source(path, name, raw, problems)
+            sources += [source] if source else []
     names = [source.name for source in sources]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise SettingsError(f"{path}: more than one source named {duplicates[0]!r}")
+    for duplicate in sorted({name for name in names if names.count(name) > 1}):
+        problems.add(f"{path}: more than one source named {duplicate!r}")
     return tuple(sources)
 
 
@@ -264,21 +272,26 @@ def _resolve(values: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def default_settings(base: str | Path = ".", **overrides: Any) -> Settings:
     """Settings without a file (the CLI and tests): the table's defaults plus overrides."""
-    values = _resolve(dict(overrides), Path(base).resolve())
-    return Settings(**values, sources=_main_source(Path("<defaults>"), values))
+    values, problems = _resolve(dict(overrides), Path(base).resolve()), Problems()
+    sources = _main_source(Path("<defaults>"), values, problems)
+    problems.check()
+    return Settings(**values, sources=sources)
 
 
 def load_settings(path: str | Path) -> Settings:
-    """Read and validate ``[batchviz]`` (and the sources) of a zuliprc."""
-    path = Path(path)
+    """Read and validate ``[batchviz]`` (and the sources) of a zuliprc; every problem
+    found is reported at once, in one SettingsError."""
+    path, problems = Path(path), Problems()
     parser = read_file(path)
     raw = dict(parser[SECTION]) if parser.has_section(SECTION) else {}
     table = {setting.name: setting.parse for setting in SETTINGS}
-    values = _resolve(parse_section(path, SECTION, raw, table), path.resolve().parent)
+    values = _resolve(parse_section(path, SECTION, raw, table, problems), path.resolve().parent)
+    sources = _sources(path, parser, values, problems)
+    problems.check()
     api = dict(parser["api"]) if parser.has_section("api") else {}
     return Settings(
         **values,
-        sources=_sources(path, parser, values),
+        sources=sources,
         path=path,
         api_email=api.get("email", "").strip(),
         api_site=api.get("site", "").strip(),

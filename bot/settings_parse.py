@@ -2,7 +2,8 @@
 
 Each parser turns the text of one value into its typed value, or raises `ValueError`
 saying what is allowed; `parse_section` applies a table of them to one section of the
-file and turns a failure into a `SettingsError` naming the file, the section and the key.
+file and notes each failure, naming the file, the section and the key, in `Problems`,
+which reports every bad setting of the file in one `SettingsError`.
 The table itself, the single source of keys, defaults and help, lives in `bot.settings`.
 """
 
@@ -20,6 +21,23 @@ from apscheduler.triggers.cron import CronTrigger
 
 class SettingsError(Exception):
     """A setting that cannot be used; the message names the file, the key and the fix."""
+
+
+class Problems:
+    """Every problem found in one settings file, raised together as one `SettingsError`."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def check(self) -> None:
+        if len(self.lines) == 1:
+            raise SettingsError(self.lines[0])
+        if self.lines:
+            raise SettingsError(f"{len(self.lines)} problems in the settings:\n"
+                                + "\n".join(f"- {line}" for line in self.lines))
 
 
 # ---- parsers: text → value, ValueError saying what is allowed ----------------------
@@ -122,20 +140,22 @@ def read_file(path: Path) -> configparser.ConfigParser:
 
 
 def parse_section(path: Path, section: str, raw: dict[str, str],
-                  table: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
-    """Every key of a section parsed by its table entry; unknown keys get a did-you-mean."""
+                  table: dict[str, Callable[[str], Any]], problems: Problems) -> dict[str, Any]:
+    """The keys of a section parsed by their table entries; each bad or unknown key (with
+    a did-you-mean) is noted in `problems` and left out."""
     values = {}
     for key, value in raw.items():
         if key not in table:
-            raise _unknown(path, section, key, list(table))
+            problems.add(_unknown(path, section, key, list(table)))
+            continue
         try:
             values[key] = table[key](value)
         except ValueError as exc:
-            raise SettingsError(f"{path}: [{section}] {key} = {value!r}: {exc}") from None
+            problems.add(f"{path}: [{section}] {key} = {value!r}: {exc}")
     return values
 
 
-def _unknown(path: Path, section: str, key: str, known: list[str]) -> SettingsError:
+def _unknown(path: Path, section: str, key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-    return SettingsError(f"{path}: [{section}] unknown key {key!r}{hint}")
+    return f"{path}: [{section}] unknown key {key!r}{hint}"

@@ -73,17 +73,20 @@ def first_map_done(bot) -> bool:
     return not bot.refresher.is_stale(source) and not bot.refresher.is_running(source)
 
 
-def reply_after(server, bot, sent_id: int, asker) -> str:
-    """The bot's first message after `sent_id` that `asker` can read, or ""."""
+def reply_after(server, bot, sent_id: int, asker, count: int = 1) -> str:
+    """The bot's first `count` messages after `sent_id` that `asker` can read, one
+    "batchviz: " line each, or "" when they did not all come in time."""
     def found():
-        return next((m.content for m in server.messages_sent_by(bot) if m.id > sent_id
-                     and (asker.user_id in m.recipients or m.type == "stream")), None)
+        replies = [m.content for m in server.messages_sent_by(bot) if m.id > sent_id
+                   and (asker.user_id in m.recipients or m.type == "stream")]
+        return f"\n{BOT_NAME}: ".join(replies[:count]) if len(replies) >= count else None
 
     return wait_until(found, REPLY_TIMEOUT) or ""
 
 
 def converse(server, bot, asker, other) -> list[Exchange]:
-    """The DM commands, then the stream mention; each waits for its reply."""
+    """The DM commands, then the stream mention (a refresh: "rebuilding…", then the
+    result); each waits for its replies."""
     exchanges = []
     for command in DM_COMMANDS:
         text = command.format(other=other.full_name)
@@ -91,7 +94,7 @@ def converse(server, bot, asker, other) -> list[Exchange]:
         exchanges.append(Exchange(asker.full_name, "DM", text, reply_after(server, bot, sent, asker)))
     sent = server.send_stream_message(asker, WELCOME, CHAT, MENTION)
     exchanges.append(Exchange(asker.full_name, f"#{WELCOME} > {CHAT}", MENTION,
-                              reply_after(server, bot, sent, asker)))
+                              reply_after(server, bot, sent, asker, count=2)))
     return exchanges
 
 

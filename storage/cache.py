@@ -1,4 +1,8 @@
-"""The embedding cache, keyed by (model id, text hash); vectors are float32 BLOBs."""
+"""The embedding cache, keyed by (model id, text hash); vectors are float32 BLOBs.
+
+The cache is pruned with the snapshots: when a build is saved, the vectors of texts that
+no kept snapshot and no current document holds (edited, deleted or moved texts) go.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from pipeline.documents import text_hash
 from storage.db import Database
+from storage.messages import documents_in
 from storage.values import as_key
 
 CHUNK = 500  # SQLite's limit on bound parameters is 999 on old builds
@@ -32,6 +38,20 @@ def delete_embeddings(conn: sqlite3.Connection, hashes: Iterable[str]) -> int:
         deleted += conn.execute(
             f"DELETE FROM embeddings WHERE text_hash IN ({marks})", batch).rowcount
     return deleted
+
+
+def prune_embeddings(conn: sqlite3.Connection, in_use: Iterable[str] = ()) -> int:
+    """Delete the vectors (under every model) of texts that no current document of any
+    source and no stored snapshot holds; how many went. `in_use`: hashes known to be
+    kept (the snapshot just saved), so that the usual case (nothing else cached) reads
+    neither the documents nor the snapshots' texts."""
+    others = set(h for (h,) in conn.execute("SELECT DISTINCT text_hash FROM embeddings")) - set(in_use)
+    for (source,) in conn.execute("SELECT DISTINCT source FROM messages").fetchall() if others else ():
+        others -= {doc.text_hash for doc in documents_in(conn, source)}
+    if not others:
+        return 0
+    kept = {text_hash(text) for (text,) in conn.execute("SELECT DISTINCT text FROM snapshot_people")}
+    return delete_embeddings(conn, others - kept)
 
 
 def _vector_blob(vector) -> bytes:
@@ -66,6 +86,11 @@ class EmbeddingCacheMixin:
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (model_id, text_hash, vector) VALUES (?, ?, ?)",
                 rows)
+
+    def prune_embeddings(self) -> int:
+        """See `prune_embeddings`; one transaction."""
+        with self._db.transaction() as conn:
+            return prune_embeddings(conn)
 
     def embedding_count(self, model_id: str | None = None) -> int:
         """How many vectors are cached (for one model, or all)."""

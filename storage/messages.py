@@ -140,12 +140,17 @@ class MessagesMixin:
         """One document per person, ordered by their first message; opted-out people and
         people with no text left after cleaning are excluded."""
         with self._db.transaction(write=False) as conn:
-            rows = conn.execute(_DOCUMENT_ROWS, (as_key(source, "source"),)).fetchall()
-        grouped: dict[str, list[tuple]] = {}
-        for row in rows:
-            grouped.setdefault(row[0], []).append(row)
-        documents = (_document(user_id, person_rows) for user_id, person_rows in grouped.items())
-        return [doc for doc in documents if doc.text]
+            return documents_in(conn, as_key(source, "source"))
+
+
+def documents_in(conn: sqlite3.Connection, source: str) -> list[Document]:
+    """`MessagesMixin.documents` inside a transaction already open."""
+    rows = conn.execute(_DOCUMENT_ROWS, (source,)).fetchall()
+    grouped: dict[str, list[tuple]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    documents = (_document(user_id, person_rows) for user_id, person_rows in grouped.items())
+    return [doc for doc in documents if doc.text]
 
 
 def _document(user_id: str, rows: list[tuple]) -> Document:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from pipeline.result import MapResult
 from pipeline.documents import text_hash
-from storage.cache import chunks, delete_embeddings
+from storage.cache import chunks, delete_embeddings, prune_embeddings
 from storage.codec import EncodedArray, EncodedSnapshot, decode_snapshot, encode_snapshot
 from storage.db import Database
 from storage.values import as_int, as_key
@@ -50,6 +50,7 @@ class SnapshotMixin:
             _insert_arrays(conn, snapshot_id, encoded.arrays)
             conn.execute("UPDATE snapshots SET complete = 1 WHERE id = ?", (snapshot_id,))
             _prune(conn, source, self.keep_snapshots, self.retention_days)
+            prune_embeddings(conn, {doc.text_hash for doc in result.people})
         return snapshot_id
 
     def servable_files(self, snapshot_id: int) -> str | None:

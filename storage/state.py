@@ -17,10 +17,15 @@ class StateMixin:
 
     def set_state(self, key: str, value: str | None) -> None:
         """Store a value; None removes the key."""
-        key = as_key(key, "key")
+        self.set_states({key: value})
+
+    def set_states(self, values: dict[str, str | None]) -> None:
+        """Store several values in one transaction (all or none); None removes a key."""
+        rows = [(as_key(key, "key"), None if value is None else as_text(value, "value"))
+                for key, value in values.items()]
         with self._db.transaction() as conn:
-            if value is None:
-                conn.execute("DELETE FROM state WHERE key = ?", (key,))
-            else:
-                conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
-                             (key, as_text(value, "value")))
+            for key, value in rows:
+                if value is None:
+                    conn.execute("DELETE FROM state WHERE key = ?", (key,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from bot.answers import Answerer, Asker, md
+from bot.answers import Answerer, Asker, human_size, md
 from bot.commands import COMMANDS, parse
 from bot.service import import_documents, rebuild
 from pipeline.documents import Document
@@ -286,3 +286,19 @@ def test_stored_but_not_mapped_hears_when(zulip_store):
     assert "Post an introduction" not in reply
     soon = say(Answerer(zulip_store, "z", rebuild_minutes=0), Asker("99", "New Person"), "near me")
     assert "built within a minute or so" in soon
+
+
+def test_status_gives_the_size_of_the_data_folder(answerer, result, demo_data_dir):
+    """`status` says how much disk the data folder (database and maps) takes, so growth shows."""
+    me = asker_for(result, 0)
+    database = sum(f.stat().st_size for f in demo_data_dir.iterdir())
+    maps = demo_data_dir / "maps" / "demo"
+    maps.mkdir(parents=True)
+    (maps / "1.html").write_bytes(b"x" * (5_000_000 - database))  # together: 5.0 MB
+    assert "Data folder: 5.0 MB." in say(answerer, me, "status")
+
+
+@pytest.mark.parametrize("size, shown", [(0, "0 bytes"), (999, "999 bytes"), (1000, "1.0 KB"),
+                                         (12_345_678, "12.3 MB"), (3 * 10**9, "3.0 GB")])
+def test_sizes_read_as_people_write_them(size, shown):
+    assert human_size(size) == shown

@@ -14,9 +14,12 @@ from pathlib import Path
 
 
 from bot.greeting import HELLO_TOPIC
-from bot.refresh import Refresher
+from bot.refresh import JOINED, STARTED, Refresher
 from bot.runner import EVENT_ATTEMPTS
 from bot.settings import Source
+from held_build import HeldEmbedder
+from pipeline.embed import HashingEmbedder
+from pipeline.errors import ModelLoadError
 from storage import Store
 
 MONDAY_9 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
@@ -197,14 +200,45 @@ def test_refresh_command_replies_with_a_link_and_then_cools_down(realm, start_bo
     bot = start_bot()
     wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
     realm.server.send_dm(realm.alice, realm.bot, "refresh")
-    [reply] = wait_for(lambda: replies_to(realm, realm.alice), timeout=60, what="the refresh reply")
-    assert "Refreshed: 4 people" in reply and "/map/main/" in reply
+    started, reply = wait_for(lambda: replies_to(realm, realm.alice)[1:] and replies_to(realm, realm.alice),
+                              timeout=60, what="the refresh replies")
+    assert started == STARTED and "Refreshed: 4 people" in reply and "/map/main/" in reply
     url = reply.split("[open the map](")[1].split(")")[0]
     with urllib.request.urlopen(url, timeout=5) as response:
         assert response.status == 200 and b"<html" in response.read().lower()
     realm.server.send_dm(realm.alice, realm.bot, "refresh")
-    wait_for(lambda: len(replies_to(realm, realm.alice)) == 2, what="the second reply")
-    assert "ask again in" in replies_to(realm, realm.alice)[1]
+    wait_for(lambda: len(replies_to(realm, realm.alice)) == 3, what="the third reply")
+    assert "ask again in" in replies_to(realm, realm.alice)[2]
+
+
+def test_refresh_answers_at_once_and_other_commands_keep_answering_during_the_build(
+        realm, start_bot, wait_for):
+    """Two `refresh`es during a build that cannot finish yet: each is answered at once (the
+    second joins the first build), and `status` is answered meanwhile from the last map.
+    The result follows as a second message to each asker once the one build is done."""
+    post_intros(realm)
+    embedder = HeldEmbedder()
+    bot = start_bot(embedder=embedder)
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
+    server = realm.server
+    embedder.hold()
+    try:
+        server.send_dm(realm.alice, realm.bot, "refresh")
+        assert embedder.waiting.wait(30)
+        server.send_dm(realm.bob, realm.bot, "refresh")
+        server.send_dm(realm.bob, realm.bot, "status")
+        server.send_dm(realm.alice, realm.bot, "help")
+        wait_for(lambda: len(replies_to(realm, realm.bob)) == 2 and len(replies_to(realm, realm.alice)) == 2,
+                 timeout=30, what="answers while the build is held")
+        assert replies_to(realm, realm.alice)[0] == STARTED and replies_to(realm, realm.bob)[0] == JOINED
+        assert "No map built yet." in replies_to(realm, realm.bob)[1]
+        assert bot.store.snapshot_info("main") is None  # all of that while the build was held
+    finally:
+        embedder.release()
+    for person, count in ((realm.alice, 3), (realm.bob, 3)):
+        wait_for(lambda: len(replies_to(realm, person)) == count, timeout=60, what="the refresh result")
+        assert replies_to(realm, person)[-1].startswith("Refreshed: 4 people")
+    assert len(bot.store.snapshot_ids("main")) == 1  # one build for both
 
 
 def test_weekly_post_through_the_scheduler(realm, start_bot, wait_for):
@@ -263,30 +297,40 @@ def test_sigterm_stops_the_process(realm, tmp_path, wait_for):
     assert "Stopping: database" in stderr and realm.bot.api_key not in stderr
 
 
+def test_a_failed_refresh_says_so_in_its_second_message(realm, start_bot, wait_for):
+    """A build that fails after `refresh` was answered: the follow-up is a one-line error."""
+    class BrokenEmbedder(HashingEmbedder):
+        def encode(self, texts):
+            raise ModelLoadError("the model files are missing")
+
+    post_intros(realm)
+    bot = start_bot(embedder=BrokenEmbedder())
+    wait_for(lambda: bot.store.message_count("main") == 4, what="the backfill")
+    realm.server.send_dm(realm.alice, realm.bot, "refresh")
+    started, failed = wait_for(lambda: replies_to(realm, realm.alice)[1:] and replies_to(realm, realm.alice),
+                               timeout=60, what="both replies")
+    assert started == STARTED and failed == "Sorry, I couldn't do that: the model files are missing"
+    assert bot.refresher.is_stale(bot.settings.sources[0])  # tried again by the next schedule
+
+
 def test_concurrent_refreshes_are_coalesced(tmp_path):
-    """A refresh asked for while one runs joins it: one build, the same result for both."""
-    release, builds, results = threading.Event(), [], []
+    """A refresh asked for while one runs joins it: one build, the same result for all."""
+    release, builds = threading.Event(), []
 
     def slow_build(source):
         builds.append(source.name)
-        release.wait(10)
+        assert release.wait(10)
         return f"map {len(builds)}"
 
     with Store(tmp_path / "bot.sqlite3") as store:
         refresher = Refresher(store, slow_build)
         source = Source("intro", "welcome")
-        threads = [threading.Thread(target=lambda: results.append(refresher.refresh(source))) for _ in range(3)]
-        threads[0].start()
-        while not builds:
-            threading.Event().wait(0.01)
-        for thread in threads[1:]:
-            thread.start()
-        while not all(t.is_alive() for t in threads[1:]):
-            threading.Event().wait(0.01)
+        first = refresher.submit(source)
+        joined = [refresher.submit(source) for _ in range(2)]
         release.set()
-        for thread in threads:
-            thread.join(10)
-    assert builds == ["intro"] and results == ["map 1"] * 3
+        results = [future.result(10) for future in [first, *joined]]
+        refresher.close()
+    assert builds == ["intro"] and results == ["map 1"] * 3 and all(f is first for f in joined)
 
 
 def test_opting_out_schedules_a_rebuild_without_them(realm, start_bot, wait_for):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +14,7 @@ from bot.settings import default_settings
 from storage import Store
 
 MONDAY_9 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)  # a Monday
+YEARLY = "0 3 1 1 *"  # a refresh that stays out of the way of the weekly post's tests
 
 
 class Clock:
@@ -44,7 +44,7 @@ def clock():
 def make_scheduler(tmp_path, store, ran, clock, **overrides) -> Scheduler:
     settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon",
                                 refresh_cron="0 3 * * *", debounce_minutes=5, **overrides)
-    return Scheduler(settings, store, lambda: ran.append("refresh"), lambda: ran.append("post"), clock)
+    return Scheduler(settings, store, lambda: ran.append("refresh"), lambda run: ran.append("post"), clock)
 
 
 def test_first_start_runs_nothing_then_cron_times_fire_once(tmp_path, store, ran, clock):
@@ -82,19 +82,65 @@ def test_debounce_is_replaced_by_each_new_introduction(tmp_path, store, ran, clo
     assert ran == ["refresh"]
 
 
-def test_a_failing_job_is_logged_and_recorded(tmp_path, store, clock, caplog):
-    """A job that raises does not escape the scheduler, and is not retried in a loop."""
-    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon")
+def test_a_failing_refresh_is_logged_and_recorded(tmp_path, store, clock, caplog):
+    """A refresh that raises does not escape the scheduler, and is not retried in a loop."""
+    settings = default_settings(tmp_path, source_stream="welcome", refresh_cron="0 3 * * *")
 
     def broken():
         raise RuntimeError("boom")
 
-    scheduler = Scheduler(settings, store, lambda: None, broken, clock)
+    scheduler = Scheduler(settings, store, broken, lambda run: None, clock)
     scheduler.run_due()
-    later = MONDAY_9 + timedelta(hours=2)
-    assert scheduler.run_due(later) == ["weekly-post"]
+    later = MONDAY_9 + timedelta(hours=18, minutes=1)
+    assert "refresh" in scheduler.run_due(later)
     assert "boom" in caplog.text
     assert scheduler.run_due(later) == []
+
+
+def test_a_failed_weekly_post_is_retried_with_backoff_until_posted(tmp_path, store, clock):
+    """A failing post is tried again after 1, 2, 4 … minutes (at most an hour), never in a
+    loop; each try gets the same run id; once it succeeds the run is recorded."""
+    runs, failures = [], [RuntimeError("Zulip is down")] * 8
+
+    def post(run):
+        runs.append(run)
+        if failures:
+            raise failures.pop()
+
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon", refresh_cron=YEARLY)
+    scheduler = Scheduler(settings, store, lambda: None, post, clock)
+    scheduler.run_due()
+    now = MONDAY_9 + timedelta(hours=1)
+    assert scheduler.run_due(now) == ["weekly-post"]
+    waits = []
+    while scheduler.retry_at is not None:
+        assert scheduler.run_due(scheduler.retry_at - timedelta(seconds=1)) == []  # not before its time
+        waits.append(scheduler.retry_at - now)
+        now = scheduler.retry_at
+        assert scheduler.run_due(now) == ["weekly-post"]
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60)]
+    assert len(set(runs)) == 1 and len(runs) == 9  # the same run, until it was posted
+    assert scheduler.run_due(now + timedelta(days=6)) == []  # recorded: nothing due until next week
+    assert scheduler.run_due(MONDAY_9 + timedelta(weeks=1, hours=1)) == ["weekly-post"]
+    assert runs[-1] != runs[0]  # next week is another run
+
+
+def test_retries_of_a_failing_post_stop_when_the_next_post_is_due(tmp_path, store, clock):
+    """Failing all week long: the retries give way to the next scheduled post."""
+    def post(run):
+        raise RuntimeError("the post stream is gone")
+
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon", refresh_cron=YEARLY)
+    scheduler = Scheduler(settings, store, lambda: None, post, clock)
+    scheduler.run_due()
+    now = MONDAY_9 + timedelta(hours=1)
+    next_post, tried = MONDAY_9 + timedelta(weeks=1, hours=1), []
+    scheduler.run_due(now)
+    while now < next_post:
+        now = scheduler.retry_at
+        tried.append(now)
+        assert scheduler.run_due(now) == ["weekly-post"]
+    assert tried[-1] == next_post and tried[-2] > next_post - timedelta(hours=1)  # hourly, then the next post
 
 
 def test_timezone_of_the_schedule(tmp_path, store, ran):
@@ -112,7 +158,7 @@ def background_only(scheduler: Scheduler) -> Scheduler:
     return scheduler
 
 
-def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store):
+def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store, wait_for):
     """A debounced refresh that falls due while the previous one runs still runs afterwards."""
     started, release, runs = threading.Event(), threading.Event(), []
 
@@ -127,31 +173,31 @@ def test_debounce_requested_during_a_running_refresh_is_not_lost(tmp_path, store
         scheduler.debounce()
         assert started.wait(10)
         scheduler.debounce()  # due at once, while the first run is still going
-        time.sleep(0.3)  # let APScheduler fire (and skip) the second job
+        # APScheduler drops a date job once it fired it, or skipped it as this one is
+        wait_for(lambda: scheduler._background.get_job(DEBOUNCE_ID) is None, what="the second job to fire")
         release.set()
-        deadline = time.monotonic() + 10
-        while len(runs) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: len(runs) >= 2, what="the second run")
     finally:
+        release.set()
         scheduler.shutdown()
     assert runs == [1, 2]
 
 
-def test_shutdown_waits_for_a_running_job(tmp_path, store):
+def test_shutdown_waits_for_a_running_job(tmp_path, store, wait_for):
     """shutdown() returns only after a running refresh finished (it writes to the store)."""
     started, finished = threading.Event(), []
 
     def refresh():
         started.set()
-        time.sleep(0.3)
+        wait_for(lambda: scheduler._stopped, what="shutdown to begin")  # still running then
         finished.append("refresh")
 
     settings = default_settings(tmp_path, source_stream="welcome", debounce_minutes=0)
     scheduler = background_only(Scheduler(settings, store, refresh, lambda: None))
     scheduler.debounce()
     assert started.wait(10)
-    while scheduler._background.get_job(DEBOUNCE_ID):  # fired: APScheduler drops a date job
-        time.sleep(0.01)
+    # fired: APScheduler drops a date job (shutting down before that raises in its thread)
+    wait_for(lambda: scheduler._background.get_job(DEBOUNCE_ID) is None, what="the job to be dropped")
     scheduler.shutdown()
     assert finished == ["refresh"]
 
@@ -181,3 +227,23 @@ def test_stopping_right_after_starting_raises_nothing_in_any_thread(tmp_path, st
         scheduler.start()
         scheduler.shutdown()
     assert errors == []
+
+
+def test_the_running_scheduler_retries_a_failed_post_by_itself(tmp_path, store, wait_for, monkeypatch):
+    """In the background (APScheduler), the retry fires on its own; backoff scaled to 50 ms."""
+    monkeypatch.setattr("bot.scheduler.RETRY_FIRST", timedelta(milliseconds=50))
+    tries = []
+
+    def post(run):
+        tries.append(run)
+        if len(tries) < 3:
+            raise RuntimeError("Zulip is down")
+
+    settings = default_settings(tmp_path, source_stream="welcome", post_cron="0 10 * * mon", refresh_cron=YEARLY)
+    scheduler = background_only(Scheduler(settings, store, lambda: None, post))
+    try:
+        scheduler.run("weekly-post")
+        wait_for(lambda: len(tries) == 3 and scheduler.retry_at is None, what="two retries, then the post")
+    finally:
+        scheduler.shutdown()
+    assert store.get_state("schedule.weekly-post.last_run") is not None

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from bot.service import NamePolicy, describe_changes, import_documents, rebuild
-from pipeline.documents import Document
+from pipeline.documents import Document, text_hash
 from pipeline.embed import HashingEmbedder
 from pipeline.params import PipelineParams
 from pipeline.result import NOISE, Cluster, MapResult
@@ -100,3 +100,32 @@ def test_someone_leaving_is_not_announced():
     old = make_map({1: ["a", "b", "c", "d"]})
     new = make_map({1: ["a", "b", "c"]})
     assert describe_changes(old, new) == ["No changes since the previous map."]
+
+
+def test_rebuilds_prune_vectors_no_kept_map_or_document_uses(tmp_path):
+    """The embedding cache shrinks with the snapshots: after an edit and a deletion, the
+    vectors of texts that only pruned maps held go; kept maps' and current texts' stay."""
+    embedder = HashingEmbedder()
+    intros = {"1": "I knit and sail", "2": "I fly kites and bake", "3": "I write compilers in rust"}
+
+    def cached_texts(store) -> set[str]:
+        texts = {doc.text for doc in store.documents("main")}
+        for snapshot_id in store.snapshot_ids("main"):
+            texts |= {doc.text for doc in store.load_snapshot(snapshot_id).people}
+        assert store.embedding_count() == len(texts)  # nothing else is cached
+        return {t for t in texts if store.get_embeddings(embedder.model_id, [text_hash(t)])}
+
+    def build(store) -> None:
+        rebuild(store, "main", PipelineParams(), embedder)
+
+    with Store(tmp_path / "db.sqlite3", keep_snapshots=2) as store:
+        for n, (person, text) in enumerate(intros.items()):
+            store.upsert_message("main", n + 1, person, text, text, timestamp=n)
+        build(store)
+        store.upsert_message("main", 1, "1", "I knit", "I knit", timestamp=0)  # an edit
+        store.delete_message(2)
+        build(store)
+        assert cached_texts(store) >= {intros["1"], intros["2"]}  # the first map still holds them
+        build(store)  # the first map is pruned, and with it the old texts' vectors
+        assert cached_texts(store) == {"I knit", intros["3"]}
+        assert store.get_embeddings(embedder.model_id, [text_hash(intros["1"]), text_hash(intros["2"])]) == {}

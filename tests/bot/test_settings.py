@@ -172,3 +172,26 @@ def test_intro_reaction_defaults_to_wave_and_can_be_off(tmp_path):
     rc = tmp_path / "zuliprc"
     rc.write_text("[batchviz]\nintro_reaction =\n", encoding="utf-8")
     assert load_settings(rc).intro_reaction == ""
+
+
+def test_every_bad_setting_is_reported_at_once(tmp_path):
+    """One load names every bad value, unknown key and bad source of the file together,
+    so a person fixes their zuliprc in one go rather than one error per restart."""
+    body = ("debounce_minutes = soon\nweb_mode = cloud\ndebounce_minute = 3\n\n"
+            "[batchviz:source alumni]\ntopic = x\nchannel = b\n")
+    with pytest.raises(SettingsError) as error:
+        load_settings(write(tmp_path, body))
+    message = str(error.value)
+    for fragment in ("debounce_minutes = 'soon'", "web_mode = 'cloud'", "unknown key 'debounce_minute'",
+                     "unknown key 'channel'", "[batchviz:source alumni] stream is required"):
+        assert fragment in message
+    assert message.startswith("5 problems in the settings:")
+
+
+def test_run_reports_missing_credentials_and_stream_together(tmp_path):
+    """check_runnable names a missing source_stream and the missing [api] keys at once."""
+    path = tmp_path / "zuliprc"
+    path.write_text("[api]\nemail = bot@example.com\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as error:
+        load_settings(path).check_runnable()
+    assert "source_stream is required" in str(error.value) and "[api] needs key, site" in str(error.value)

@@ -1,16 +1,21 @@
 """Load: 200 commands within a minute from 50 people while a refresh runs. Every command is
 answered, each person's answers come in the order they asked, and the bot stays within
-Zulip's limit of 200 requests per minute."""
+Zulip's limit of 200 requests per minute. And commands answered during a long build:
+their answer times, with and without the build, are printed (measured, not asserted)."""
 
 from __future__ import annotations
 
 import re
+import statistics
 import threading
 import time
 
 import pytest
 
-from tests.reliability.conftest import read_store, replies_to
+from bot.refresh import JOINED, STARTED
+from held_build import HeldEmbedder
+from tests.reliability.conftest import TIMINGS, read_store, replies_to
+from zulip_server import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -20,6 +25,8 @@ NOT_LIMITED = {"GET /events", "DELETE /events"}
 ASKED = [("show cluster 9001", r"no group 9001"), ("clusters", r"groups \(|No groups yet"),
          ("show cluster 9002", r"no group 9002"), ("map", r"latest map")]
 REFRESHED = r"^Refreshed: "
+REBUILDING = f"^(?:{re.escape(STARTED)}|{re.escape(JOINED)})$"
+DURING_BUILD = ("status", "near me", "clusters")
 
 
 class RequestClock:
@@ -69,12 +76,74 @@ def test_200_commands_from_50_people_during_a_refresh(realm, bot_thread, wait_fo
                 server.send_dm(person, realm.bot, question)
         figures["commands_sent"] += 1 + len(ASKED) * len(people)
         for person in people:
-            expected = len(ASKED) + (person is people[0])
+            expected = len(ASKED) + 2 * (person is people[0])  # a refresh: at once, then its result
             wait_for(lambda: len(replies_to(server, realm.bot, person)) >= expected, 180, "every answer")
     for person in people:
         replies = replies_to(server, realm.bot, person)
-        patterns = ([REFRESHED] if person is people[0] else []) + [p for _, p in ASKED]
+        if person is people[0]:  # "rebuilding…" in order; the result whenever the build is done
+            assert [bool(re.search(REFRESHED, r)) for r in replies].count(True) == 1
+            replies = [r for r in replies if not re.search(REFRESHED, r)]
+        patterns = ([REBUILDING] if person is people[0] else []) + [p for _, p in ASKED]
         assert len(replies) == len(patterns)
         assert all(re.search(p, r) for p, r in zip(patterns, replies)), f"out of order: {replies}"
     figures["commands_answered"] += 1 + len(ASKED) * len(people)
     assert clock.busiest_minute(realm.bot.email) <= ZULIP_LIMIT
+
+
+def answer_times(server, bot, people, question: str) -> list[float]:
+    """Everyone asks `question` at once; the seconds until each one's answer showed."""
+    before = {p.user_id: len(replies_to(server, bot, p)) for p in people}
+    sent, answered = {}, {}
+    for person in people:
+        sent[person.user_id] = time.monotonic()
+        server.send_dm(person, bot, question)
+
+    def everyone_answered() -> bool:
+        now = time.monotonic()
+        for person in people:
+            if person.user_id not in answered and len(replies_to(server, bot, person)) > before[person.user_id]:
+                answered[person.user_id] = now
+        return len(answered) == len(people)
+
+    if not wait_until(everyone_answered, 60, interval=0.01):
+        pytest.fail(f"{len(people) - len(answered)} people got no answer to {question!r} within 60 s")
+    return [answered[user] - sent[user] for user in sent]
+
+
+def summary(times: list[float]) -> str:
+    return f"median {statistics.median(times):.2f} s, max {max(times):.2f} s ({len(times)} commands)"
+
+
+def test_commands_answer_during_a_long_build(realm, bot_thread, wait_for, figures):
+    """A build held busy at its embedding step: two `refresh`es join it and are answered
+    at once, and `status`, `near me` and `clusters` keep answering from the last map while
+    it runs. Their answer times with and without the build are printed."""
+    server, people = realm.server, realm.people
+    embedder = HeldEmbedder(busy=True)
+    bot = bot_thread(embedder=embedder)
+    for person in people[:30]:
+        server.send_stream_message(person, realm.welcome, realm.topic, f"I'm {person.full_name}; I like rust and jazz.")
+    source = bot.settings.sources[0]
+    wait_for(lambda: read_store(bot.settings.data_dir, lambda s: s.snapshot_info("main"))
+             and not bot.refresher.is_stale(source) and not bot.refresher.is_running(source), 60, "the first map")
+    askers = people[10:40]
+    usual = [t for q in DURING_BUILD for t in answer_times(server, realm.bot, askers, q)]
+    maps_before = bot.store.snapshot_ids("main")
+    embedder.hold()
+    try:  # a new introduction starts a build (held when it embeds the new text); two refreshes join it
+        server.send_stream_message(people[40], realm.welcome, realm.topic, "I'm new here; I like chess.")
+        assert embedder.waiting.wait(30), "the build never started"
+        for person in people[:2]:
+            server.send_dm(person, realm.bot, "refresh")
+        wait_for(lambda: all(replies_to(server, realm.bot, p) for p in people[:2]), 30, "the refreshes' first replies")
+        during = [t for q in DURING_BUILD for t in answer_times(server, realm.bot, askers, q)]
+        assert bot.store.snapshot_ids("main") == maps_before and bot.refresher.is_running(source)  # still held
+    finally:
+        embedder.release()
+    for person in people[:2]:
+        replies = wait_for(lambda: replies_to(server, realm.bot, person)[1:], 60, "the refresh result")
+        assert re.search(REBUILDING, replies_to(server, realm.bot, person)[0]) and re.search(REFRESHED, replies[0])
+    figures["commands_sent"] += 2 + len(usual) + len(during)
+    figures["commands_answered"] += 2 + len(usual) + len(during)
+    TIMINGS["answer time, no build (status, near me, clusters)"] = summary(usual)
+    TIMINGS["answer time during a build held busy on one core"] = summary(during)

@@ -105,7 +105,8 @@ def test_api_key_appears_nowhere(mapped, realm, caplog, wait_for):
     realm.server.fail_next(3, status=502, path_prefix="/messages")  # errors get logged
     for text in ("status", "map", "refresh", "show cluster 99"):
         realm.server.send_dm(realm.people[0], realm.bot, text)
-    wait_for(lambda: len(replies_to(realm.server, realm.bot, realm.people[0])) == 4, 30, "4 answers")
+    wait_for(lambda: len(replies_to(realm.server, realm.bot, realm.people[0])) == 5, 30,
+             "5 answers (refresh: at once, then its result)")
     chat = [m.content for m in realm.server.realm.messages.values()]
     pages = [p.read_bytes() for p in bot.settings.data_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".png")]
     assert pages

@@ -51,3 +51,8 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+
+    def pending(self) -> int:
+        """How many requests the injected faults will still hit."""
+        with self._lock:
+            return sum(fault.remaining for fault in self._pending)
