@@ -11,7 +11,7 @@ import collections
 import configparser
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -34,6 +34,7 @@ class LoggedRequest:
     params: dict
     user: str | None
     status: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 class ZulipTestServer:
