@@ -20,13 +20,30 @@ count as common, which is what they are) but gets no keywords.
 Terms are 1–3-grams of words that stand next to each other in the text: a phrase is cut at
 punctuation and at every stop word (``pipeline.stopwords``, plus the people's names), so
 "excited to be here" yields nothing and "rust and gardening" never becomes "rust gardening".
-A keyword whose words are all in a better-ranked one is dropped ("learning" after "machine
-learning", "types" after "type"), and a longer phrase replaces the shorter one it contains.
+A term and its plural are one term ("operating system" = "operating systems", shown as most
+people wrote it), counted once per person.
+
+What a group is called, in ``ctfidf``:
+
+- **Shared**: a keyword is written by at least ``MIN_SUPPORT`` (2) members, or by a third of
+  a group smaller than that (a group of 3: by one). A group whose members share no words
+  gets no keywords rather than one person's words.
+- **Whole phrases**: a term is replaced by a longer phrase around it when at least half of
+  the members who wrote the term wrote that phrase (``ABSORB``): "proof" by "proof
+  assistant", "operating" by "operating systems"; the phrase takes the better rank of the
+  two. A term most writers use on its own ("rust") stays.
+- **No fragments**: a keyword whose words are all in a better-ranked one is dropped
+  ("learning" after "machine learning", "types" after "type"), and a longer phrase replaces
+  a shorter one it contains.
+- **A specific name**: the first keyword (the group's name) is not a single word of
+  ``GENERIC_WORDS`` ("app", "data", "type") while another keyword is more specific.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from functools import partial
 
 import numpy as np
@@ -34,9 +51,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
-from pipeline.stopwords import tokens
+from pipeline.stopwords import GENERIC_WORDS, is_content, tokens, words
 
 MAX_WORDS = 3
+MIN_SUPPORT = 2  # members who must write a keyword (a third of a smaller group)
+ABSORB = 0.5  # a phrase stands for a shorter term when this share of its writers wrote it
 CROSS_CLUSTER_PENALTY = 0.5  # share of a term's best score in another cluster taken off
 MMR_DIVERSITY = 0.5
 MMR_CANDIDATES = 60
@@ -49,16 +68,20 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def phrases(text: str, extra_stop_words=frozenset()) -> list[list[str]]:
-    """Runs of adjacent content words of ``text`` (cut at punctuation and stop words)."""
+    """Runs of adjacent content words of ``text`` (cut at punctuation and at every other word).
+
+    A dropped word cuts the run even inside a hyphenated one: "RISC-V CPU" gives "risc"
+    and "cpu", never "risc cpu", which nobody wrote.
+    """
     runs = []
     for piece in _PHRASE_BREAK.split(text):
-        run = []
-        for word in piece.split():
-            kept = [t for t in tokens(word) if t not in extra_stop_words]
-            if not kept and run:
+        run: list[str] = []
+        for word in words(piece):
+            if is_content(word) and word not in extra_stop_words:
+                run.append(word)
+            elif run:
                 runs.append(run)
                 run = []
-            run.extend(kept)
         if run:
             runs.append(run)
     return runs
@@ -79,13 +102,24 @@ def name_words(names) -> frozenset[str]:
     return frozenset(word for name in names for word in re.findall(r"[^\W_]+", name.lower()))
 
 
+def term_key(term: str) -> str:
+    """``term`` with every word in the singular: one key for "operating system(s)"."""
+    return " ".join(singular(w) for w in term.split())
+
+
 def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=()):
-    """(classes, terms, counts): how many members of each class use each term."""
+    """(classes, terms, counts): how many members of each class use each term.
+
+    A term and its plural count as one; ``terms`` holds the form most people wrote.
+    """
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
-    analyzer = partial(ngrams, extra_stop_words=frozenset(extra_stop_words))
-    vectorizer = CountVectorizer(analyzer=analyzer, binary=True)
+    written: dict[str, Counter] = {}
+    for text in texts:
+        for term in ngrams(text, frozenset(extra_stop_words)):
+            written.setdefault(term_key(term), Counter())[term] += 1
+    vectorizer = CountVectorizer(analyzer=partial(_keys, extra_stop_words=frozenset(extra_stop_words)), binary=True)
     try:
         per_person = vectorizer.fit_transform(texts)
     except ValueError:  # no content words at all
@@ -93,7 +127,12 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
     indicator = np.zeros((len(classes), len(texts)))
     indicator[owner, np.arange(len(texts))] = 1.0
     counts = np.asarray((per_person.T @ indicator.T).T)
-    return classes, vectorizer.get_feature_names_out(), counts
+    shown = np.array([written[key].most_common(1)[0][0] for key in vectorizer.get_feature_names_out()], dtype=object)
+    return classes, shown, counts
+
+
+def _keys(text: str, extra_stop_words=frozenset()) -> set[str]:
+    return {term_key(term) for term in ngrams(text, extra_stop_words)}
 
 
 def ctfidf(counts: np.ndarray) -> np.ndarray:
@@ -144,17 +183,65 @@ def _stems(phrase: str) -> set[str]:
     return {singular(w) for w in phrase.split()}
 
 
+def min_support(size: int) -> int:
+    """Members of a group of ``size`` who must write a keyword: 2, or a third of a smaller group."""
+    return max(1, min(MIN_SUPPORT, math.ceil(size / 3)))
+
+
+def absorbed(terms, counts: np.ndarray, order: np.ndarray) -> dict[int, int]:
+    """Term index → the index of the phrase that stands for it (itself if none).
+
+    A term's stand-in is the super-phrase one word longer with the most writers, if at
+    least ``ABSORB`` of the term's writers wrote it; followed until no longer phrase does.
+    """
+    index = {term_key(terms[i]): i for i in order}
+    longer: dict[int, list[int]] = {}
+    for j in order:  # a phrase of k + 1 words is one word longer than its first and last k
+        words = term_key(terms[j]).split()
+        for part in {" ".join(words[1:]), " ".join(words[:-1])} - {""}:
+            if part in index:
+                longer.setdefault(index[part], []).append(j)
+    stand_in = {}
+    for i in order:
+        current = i
+        while longer.get(current):
+            best = max(longer[current], key=lambda j: (counts[j], -j))
+            if counts[best] < ABSORB * counts[current]:
+                break
+            current = best
+        stand_in[i] = current
+    return stand_in
+
+
+def phrase_ranking(terms, scores: np.ndarray, counts: np.ndarray, support: int) -> list[str]:
+    """The shared terms, whole phrases standing for their parts, best score first."""
+    shared = np.flatnonzero(counts >= support)
+    stand_in = absorbed(terms, counts, shared)
+    best: dict[int, float] = {}
+    for i, j in stand_in.items():
+        best[j] = max(best.get(j, -np.inf), scores[i])
+    ranked = sorted(best, key=lambda j: (-best[j], j))
+    return [terms[j] for j in ranked]
+
+
+def specific_first(keywords: list[str]) -> list[str]:
+    """``keywords`` with a more specific one first when the first is a lone generic word."""
+    for i, keyword in enumerate(keywords):
+        if keyword not in GENERIC_WORDS:
+            return [keyword, *keywords[:i], *keywords[i + 1:]]
+    return keywords
+
+
 def ctfidf_keywords(texts_by_cluster: dict[int, list[str]], top_n: int = 6, extra_stop_words=()) -> dict[int, list[str]]:
-    """Top ``top_n`` distinctive keywords of every cluster (key NOISE gets none)."""
+    """Top ``top_n`` distinctive shared phrases of every cluster (key NOISE gets none)."""
     classes, terms, counts = class_term_counts(texts_by_cluster, extra_stop_words)
     scores = distinctive(ctfidf(counts))
     result = {}
     for row, label in enumerate(classes):
         if label == NOISE:
             continue
-        present = np.flatnonzero(counts[row] > 0)
-        order = present[np.argsort(-scores[row, present], kind="stable")]
-        result[label] = select(terms[order[: 10 * top_n]], top_n)
+        ranked = phrase_ranking(terms, scores[row], counts[row], min_support(len(texts_by_cluster[label])))
+        result[label] = specific_first(select(ranked, top_n))
     return result
 
 
