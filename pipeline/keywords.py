@@ -25,9 +25,9 @@ people wrote it), counted once per person.
 
 What a group is called, in ``ctfidf``:
 
-- **Shared**: a keyword is written by at least ``MIN_SUPPORT`` (2) members, or by a third of
-  a group smaller than that (a group of 3: by one). A group whose members share no words
-  gets no keywords rather than one person's words.
+- **Shared**: a keyword is written by at least ``MIN_SUPPORT`` (2) members; only in a group
+  of three or fewer who share no term, by one (a third). A bigger group whose members share
+  no words gets no keywords rather than one person's words.
 - **Whole phrases**: a term is replaced by a longer phrase around it when at least half of
   the members who wrote the term wrote that phrase (``ABSORB``): "proof" by "proof
   assistant", "operating" by "operating systems"; the phrase takes the better rank of the
@@ -183,9 +183,12 @@ def _stems(phrase: str) -> set[str]:
     return {singular(w) for w in phrase.split()}
 
 
-def min_support(size: int) -> int:
-    """Members of a group of ``size`` who must write a keyword: 2, or a third of a smaller group."""
-    return max(1, min(MIN_SUPPORT, math.ceil(size / 3)))
+def min_support(size: int, most: int) -> int:
+    """Members of a group of ``size`` who must write a keyword, ``most`` the most any term has.
+
+    Two; in a group of three or fewer whose members share no term, one (a third of them).
+    """
+    return MIN_SUPPORT if most >= MIN_SUPPORT else max(1, min(MIN_SUPPORT, math.ceil(size / 3)))
 
 
 def absorbed(terms, counts: np.ndarray, order: np.ndarray) -> dict[int, int]:
@@ -240,7 +243,8 @@ def ctfidf_keywords(texts_by_cluster: dict[int, list[str]], top_n: int = 6, extr
     for row, label in enumerate(classes):
         if label == NOISE:
             continue
-        ranked = phrase_ranking(terms, scores[row], counts[row], min_support(len(texts_by_cluster[label])))
+        support = min_support(len(texts_by_cluster[label]), counts[row].max(initial=0))
+        ranked = phrase_ranking(terms, scores[row], counts[row], support)
         result[label] = specific_first(select(ranked, top_n))
     return result
 
