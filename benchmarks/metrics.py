@@ -13,8 +13,8 @@
   for the same cluster ("proof" beside "proof assistant"), and that are not a fragment of
   a longer phrase the members wrote: one a word longer, written (in the singular or the
   plural) by at least two members and by at least half of those who wrote the keyword
-  ("operating" when they wrote "operating systems"). Phrases are runs of content words,
-  as ``pipeline.keywords.phrases`` cuts them.
+  ("operating" when they wrote "operating systems"). Phrases are runs of content words
+  (``content_runs``).
 - ``changed_groups``: how many groups of one map lost or gained more than one of their
   people in another map of the same people (plus some), for the stability measure.
 """
@@ -106,15 +106,35 @@ def is_fragment(phrase: str, others) -> bool:
     return any(needle in f" {o.lower()} " and o.lower() != phrase.lower() for o in others)
 
 
+def content_runs(text: str) -> list[list[str]]:
+    """``text``'s runs of content words in the singular, cut at punctuation and stop words.
+
+    The stop words are ``pipeline.stopwords.STOP_WORDS`` (filler such as "learn" must cut a
+    phrase); the rest is done here, not by the keyword code this measures.
+    """
+    from pipeline.stopwords import STOP_WORDS
+
+    runs = []
+    for piece in _BREAK.split(text.lower()):
+        run: list[str] = []
+        for word in (w.replace("’", "'") for w in _WORD.findall(piece)):
+            if len(word) > 1 and not word.isdigit() and word not in STOP_WORDS:
+                run.append(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+            elif run:
+                runs.append(run)
+                run = []
+        runs += [run] if run else []
+    return runs
+
+
 def fragment_of_written(phrase: str, texts: list[str]) -> bool:
     """Whether ``phrase`` is mostly written as part of a phrase one word longer (see above)."""
-    from pipeline.keywords import phrases, term_key
-
-    key = term_key(phrase.lower()).split()
+    key = content_runs(phrase)
+    key = key[0] if len(key) == 1 else phrase.lower().split()
     size, writers, longer = len(key), 0, {}
     for text in texts:
         found = set()
-        for run in (term_key(" ".join(r)).split() for r in phrases(text)):
+        for run in content_runs(text):
             for i in (i for i in range(len(run) - size + 1) if run[i:i + size] == key):
                 found.add(None)
                 found.update(" ".join(run[a:b]) for a, b in ((i - 1, i + size), (i, i + size + 1))
