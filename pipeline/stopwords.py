@@ -5,7 +5,7 @@ One place for the list: the neighbours' shared words and the cluster keywords bo
 ("hi everyone, I'm excited to be here, looking forward to …"): greetings, the batch and
 the place, feelings about joining, vague verbs, adjectives and nouns of wanting and doing
 ("write", "small", "toy", "project"), and contractions with or without the apostrophe
-("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "system(s)") are
+("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "systems") are
 kept, and so is "learning" (as in machine learning): here they are interests. The little
 words of Spanish, Portuguese, French, Italian and German are stop words too
 (``OTHER_LANGUAGES``). ``GENERIC_WORDS`` are words too broad to be a group's name alone.
@@ -45,7 +45,7 @@ VAGUE = {
     "read", "reads", "reading", "small", "tiny", "toy", "big", "old", "real",
     "job", "jobs", "project", "projects", "start", "started", "starting", "hopefully",
     "following", "follow", "enjoy", "enjoying", "goal", "goals", "understand", "understanding",
-    "properly", "scratch", "implement", "implementing", "deeper", "better",
+    "properly", "scratch", "implement", "implementing", "deeper", "better", "system",
 }
 # contractions: "you're", "i've" … and the same without the apostrophe where that is no word
 _SUBJECTS = ("i", "you", "we", "they", "he", "she", "it", "that", "there", "what", "who", "let")
@@ -78,11 +78,11 @@ GENERIC_WORDS = frozenset({
     "app", "apps", "application", "applications", "code", "coding", "data", "design", "development",
     "language", "languages", "model", "models", "program", "programming", "software", "tool", "tools",
     "type", "types", "web", "computer", "systems", "engineering", "engineer", "developer", "tech",
-    "technology", "library", "libraries", "system",
+    "technology", "library", "libraries",
 })
 
 # scikit-learn's list has a few words that are real interests in a programmers' community
-TOPICAL = {"computer", "system", "systems"}
+TOPICAL = {"computer", "systems"}
 
 STOP_WORDS: frozenset[str] = frozenset(
     (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
