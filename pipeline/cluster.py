@@ -56,7 +56,8 @@ class Clusterer:
             self.labels_ = np.full(n, NOISE, dtype=int)
             self.notice_ = TOO_FEW.format(n=n, minimum=MIN_PEOPLE_FOR_GROUPS) if n else None
             return self.labels_
-        cuts = {selection: self._fit(X, selection) for selection in ((self.selection,) if self.selection else SELECTIONS)}
+        selections = (self.selection,) if self.selection else SELECTIONS
+        cuts = {selection: self._fit(X, selection) for selection in selections}
         self.selection_ = choose_selection(cuts, X if embeddings is None else embeddings)
         self.labels_ = cuts[self.selection_]
         if np.all(self.labels_ == NOISE):

@@ -142,7 +142,8 @@ def header(output: str, first_column: str) -> list[str]:
 @pytest.mark.slow
 def test_evaluate_main_prints_both_tables(tmp_path, capsys):
     """A tiny evaluation (hashing embedder) prints every configuration and the targets."""
-    code = evaluate.main(["--draws", "2", "--size", "40", "--large", "0", "--pool", "labelled", "--seeds", "0", "--stability", "0",
+    code = evaluate.main(["--draws", "2", "--size", "40", "--large", "0", "--pool", "labelled",
+                          "--seeds", "0", "--stability", "0",
                           "--model", "hashing", "--cache", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
@@ -190,9 +191,9 @@ def test_changed_groups_by_hand():
     before = np.array([0, 0, 0, 1, 1, 1, -1])
     assert metrics.changed_groups(before, np.array([5, 5, 5, 7, 7, 7, -1, 7])) == 0
     assert metrics.changed_groups(before, np.array([5, 5, 5, 7, 7, 9, -1])) == 0  # one left: no group changed by more
-    assert metrics.changed_groups(before, np.array([5, 5, 7, 7, 7, 7, -1, 5])) == 0  # one moved: each group changed by one
-    assert metrics.changed_groups(before, np.array([5, 7, 7, 7, 7, 7, -1])) == 2  # two moved: both groups changed
-    assert metrics.changed_groups(before, np.array([5, 5, 5, 5, 5, 5, -1])) == 2  # merged: one grew by three, one is gone
+    assert metrics.changed_groups(before, np.array([5, 5, 7, 7, 7, 7, -1, 5])) == 0  # one moved: each changed by one
+    assert metrics.changed_groups(before, np.array([5, 7, 7, 7, 7, 7, -1])) == 2  # two moved: both changed
+    assert metrics.changed_groups(before, np.array([5, 5, 5, 5, 5, 5, -1])) == 2  # merged: one grew by 3, one gone
     assert metrics.changed_groups(before, np.array([-1] * 7)) == 2
 
 

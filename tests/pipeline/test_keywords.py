@@ -158,7 +158,8 @@ def _people(batch: str):
     from pipeline.csv_import import read_csv
     from pipeline.demo import load_demo
 
-    docs = load_demo() if batch == "demo" else read_csv(Path(__file__).parents[2] / "benchmarks" / "data" / f"{batch}.csv")
+    folder = Path(__file__).parents[2] / "benchmarks" / "data"
+    docs = load_demo() if batch == "demo" else read_csv(folder / f"{batch}.csv")
     groups = sorted({d.extra["group"] for d in docs} - {"none"})
     return docs, np.array([groups.index(d.extra["group"]) if d.extra["group"] in groups else NOISE for d in docs])
 
