@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from functools import partial
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -115,13 +114,13 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
+    grams = [ngrams(text, frozenset(extra_stop_words)) for text in texts]
     written: dict[str, Counter] = {}
-    for text in texts:
-        for term in ngrams(text, frozenset(extra_stop_words)):
-            written.setdefault(term_key(term), Counter())[term] += 1
-    vectorizer = CountVectorizer(analyzer=partial(_keys, extra_stop_words=frozenset(extra_stop_words)), binary=True)
+    for term in (term for person in grams for term in person):
+        written.setdefault(term_key(term), Counter())[term] += 1
+    vectorizer = CountVectorizer(analyzer=_as_given, binary=True)
     try:
-        per_person = vectorizer.fit_transform(texts)
+        per_person = vectorizer.fit_transform([{term_key(term) for term in person} for person in grams])
     except ValueError:  # no content words at all
         return classes, np.array([], dtype=object), np.zeros((len(classes), 0))
     indicator = np.zeros((len(classes), len(texts)))
@@ -131,8 +130,8 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
     return classes, shown, counts
 
 
-def _keys(text: str, extra_stop_words=frozenset()) -> set[str]:
-    return {term_key(term) for term in ngrams(text, extra_stop_words)}
+def _as_given(keys: set[str]) -> set[str]:
+    return keys
 
 
 def ctfidf(counts: np.ndarray) -> np.ndarray:
