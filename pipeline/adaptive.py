@@ -24,8 +24,8 @@ noise, and a large map does not shatter into pairs.
 
 - **The cut of HDBSCAN's tree** (``choose_selection``): HDBSCAN can keep its most stable
   clusters ("eom") or the leaves of its tree ("leaf"). On a batch, "eom" merges neighbouring
-  small groups (games + graphics + audio in one group of 13), "leaf" keeps them; on a map
-  with big groups "leaf" shatters them. Both cuts are made, and the one whose groups stand
+  small groups (games + audio + hardware in one group of 13 in the winter batch), "leaf"
+  keeps them; on a map with big groups "leaf" shatters them. Both cuts are made, and the one whose groups stand
   apart better in the full embedding space is kept: the higher mean silhouette (cosine)
   over everyone, a person in no group counting 0 (so a cut that greys out more people
   must separate the rest clearly better). Ties, and cuts with fewer than two groups, go to
