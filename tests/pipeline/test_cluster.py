@@ -104,7 +104,7 @@ def test_a_cut_that_greys_out_people_must_separate_the_rest_better():
 def test_a_batch_of_small_groups_is_drawn_in_small_groups(real_embedder):
     """The winter fictional batch (38 people, 9 intended groups of 4–5, neighbouring interests):
     the bundled model and the default parameters find groups of 3–6, agree with the intended
-    ones (ARI ≥ 0.55; merging them as "eom" alone did gave 0.37) and leave at most 15 % grey."""
+    ones (ARI ≥ 0.55; "eom" alone, which merges them, gives 0.37) and leave at most 15 % grey."""
     from pathlib import Path
 
     from pipeline.build import build_map
