@@ -17,11 +17,11 @@ Three ways, chosen by ``PipelineParams.keywords``:
 Noise takes part in the IDF as a class of its own (generic words of ungrouped people then
 count as common, which is what they are) but gets no keywords.
 
-Terms are 1–3-grams of words that stand next to each other in the text: a phrase is cut at
-punctuation and at every stop word (``pipeline.stopwords``, plus the people's names), so
-"excited to be here" yields nothing and "rust and gardening" never becomes "rust gardening".
-A term and its plural are one term ("operating system" = "operating systems", shown as most
-people wrote it), counted once per person.
+Terms are 1–3-grams of words that stand next to each other in the text (``pipeline.phrases``):
+a phrase is cut at punctuation and at every stop word (``pipeline.stopwords``, plus the
+people's names), so "excited to be here" yields nothing and "rust and gardening" never
+becomes "rust gardening". A term and its plural are one term ("scheduler" = "schedulers",
+shown as most people wrote it), counted once per person.
 
 What a group is called, in ``ctfidf``:
 
@@ -29,7 +29,7 @@ What a group is called, in ``ctfidf``:
   of three or fewer who share no term, by one (a third). A bigger group whose members share
   no words gets no keywords rather than one person's words.
 - **Whole phrases**: a term is replaced by a longer phrase around it when at least half of
-  the members who wrote the term wrote that phrase (``ABSORB``): "proof" by "proof
+  the members who wrote the term wrote that phrase (``pipeline.phrases.ABSORB``): "proof" by "proof
   assistant", "operating" by "operating systems"; the phrase takes the better rank of the
   two. A term most writers use on its own ("rust") stays.
 - **No fragments**: a keyword whose words are all in a better-ranked one is dropped
@@ -50,11 +50,10 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
-from pipeline.stopwords import GENERIC_WORDS, is_content, tokens, words
+from pipeline.phrases import absorbed, ngrams, phrases, select, singular, term_key  # noqa: F401 (re-exported)
+from pipeline.stopwords import GENERIC_WORDS, tokens
 
-MAX_WORDS = 3
 MIN_SUPPORT = 2  # members who must write a keyword (a third of a smaller group)
-ABSORB = 0.5  # a phrase stands for a shorter term when this share of its writers wrote it
 CROSS_CLUSTER_PENALTY = 0.5  # share of a term's best score in another cluster taken off
 MMR_DIVERSITY = 0.5
 MMR_CANDIDATES = 60
@@ -62,48 +61,12 @@ SENTENCE_MEMBERS = 8  # representative sentences come from the members nearest t
 MIN_SENTENCE_WORDS = 3  # content words; "Hi everyone!" is not representative of anything
 MODES = ("ctfidf", "mmr", "sentences")
 
-_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"|/…—–\n\r\t]+|\s[-*]\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def phrases(text: str, extra_stop_words=frozenset()) -> list[list[str]]:
-    """Runs of adjacent content words of ``text`` (cut at punctuation and at every other word).
-
-    A dropped word cuts the run even inside a hyphenated one: "RISC-V CPU" gives "risc"
-    and "cpu", never "risc cpu", which nobody wrote.
-    """
-    runs = []
-    for piece in _PHRASE_BREAK.split(text):
-        run: list[str] = []
-        for word in words(piece):
-            if is_content(word) and word not in extra_stop_words:
-                run.append(word)
-            elif run:
-                runs.append(run)
-                run = []
-        if run:
-            runs.append(run)
-    return runs
-
-
-def ngrams(text: str, extra_stop_words=frozenset(), max_words: int = MAX_WORDS) -> set[str]:
-    """The distinct 1..max_words-grams of ``text``'s phrases."""
-    return {
-        " ".join(run[i:i + size])
-        for run in phrases(text, extra_stop_words)
-        for size in range(1, max_words + 1)
-        for i in range(len(run) - size + 1)
-    }
 
 
 def name_words(names) -> frozenset[str]:
     """Every word of the people's names, lowercased: never a keyword."""
     return frozenset(word for name in names for word in re.findall(r"[^\W_]+", name.lower()))
-
-
-def term_key(term: str) -> str:
-    """``term`` with every word in the singular: one key for "operating system(s)"."""
-    return " ".join(singular(w) for w in term.split())
 
 
 def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=()):
@@ -126,8 +89,13 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
     indicator = np.zeros((len(classes), len(texts)))
     indicator[owner, np.arange(len(texts))] = 1.0
     counts = np.asarray((per_person.T @ indicator.T).T)
-    shown = np.array([written[key].most_common(1)[0][0] for key in vectorizer.get_feature_names_out()], dtype=object)
+    shown = np.array([_most_written(written[key]) for key in vectorizer.get_feature_names_out()], dtype=object)
     return classes, shown, counts
+
+
+def _most_written(forms: Counter) -> str:
+    """The form most people wrote; of equally common ones the first alphabetically."""
+    return min(forms.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def _as_given(keys: set[str]) -> set[str]:
@@ -154,65 +122,12 @@ def distinctive(scores: np.ndarray) -> np.ndarray:
     return scores - CROSS_CLUSTER_PENALTY * other_best
 
 
-def select(ranked, top_n: int) -> list[str]:
-    """The first ``top_n`` of ``ranked`` phrases, without phrases covered by better ones."""
-    chosen: list[str] = []
-    for term in ranked:
-        words = _stems(term)
-        if any(words <= _stems(c) for c in chosen):
-            continue
-        inside = [c for c in chosen if f" {c} " in f" {term} "]
-        if inside:  # "machine learning" replaces "machine", in its place
-            chosen[chosen.index(inside[0])] = term
-            chosen = [c for c in chosen if c not in inside[1:]]
-        else:
-            chosen.append(term)
-        if len(chosen) == top_n:
-            break
-    return chosen
-
-
-def singular(word: str) -> str:
-    """``word`` without a plural "s" (enough to tell "type" from "types", not "class")."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def _stems(phrase: str) -> set[str]:
-    """The words of ``phrase`` in the singular."""
-    return {singular(w) for w in phrase.split()}
-
-
 def min_support(size: int, most: int) -> int:
     """Members of a group of ``size`` who must write a keyword, ``most`` the most any term has.
 
     Two; in a group of three or fewer whose members share no term, one (a third of them).
     """
     return MIN_SUPPORT if most >= MIN_SUPPORT else max(1, min(MIN_SUPPORT, math.ceil(size / 3)))
-
-
-def absorbed(terms, counts: np.ndarray, order: np.ndarray) -> dict[int, int]:
-    """Term index → the index of the phrase that stands for it (itself if none).
-
-    A term's stand-in is the super-phrase one word longer with the most writers, if at
-    least ``ABSORB`` of the term's writers wrote it; followed until no longer phrase does.
-    """
-    index = {term_key(terms[i]): i for i in order}
-    longer: dict[int, list[int]] = {}
-    for j in order:  # a phrase of k + 1 words is one word longer than its first and last k
-        words = term_key(terms[j]).split()
-        for part in {" ".join(words[1:]), " ".join(words[:-1])} - {""}:
-            if part in index:
-                longer.setdefault(index[part], []).append(j)
-    stand_in = {}
-    for i in order:
-        current = i
-        while longer.get(current):
-            best = max(longer[current], key=lambda j: (counts[j], -j))
-            if counts[best] < ABSORB * counts[current]:
-                break
-            current = best
-        stand_in[i] = current
-    return stand_in
 
 
 def phrase_ranking(terms, scores: np.ndarray, counts: np.ndarray, support: int) -> list[str]:
