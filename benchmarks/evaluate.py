@@ -1,11 +1,16 @@
 """Map quality you can measure: batchviz against BERTopic and the seed script's settings.
 
     python benchmarks/evaluate.py [--draws 30] [--size 60] [--large 1000] [--seed 0]
-                                  [--pool labelled|all|both] [--quick]
+                                  [--pool labelled|all|both] [--quick] [--only small]
+                                  [--seeds 5] [--stability 40]
 
 Data: pyvideo talk descriptions (label = the talk's community) in two regimes, batch-sized
 draws (``--size`` people, ``--draws`` times: mean and spread) and one draw of ``--large``;
-and the bundled demo introductions (label = the intended group). Pools: "labelled" draws
+the bundled demo introductions (label = the intended group); and the fictional batches
+of ``benchmarks/data/`` (36–45 people in groups of 4–5, the regime that matters most),
+each mapped with ``--seeds`` UMAP seeds. The batch whose file starts with ``heldout_`` was
+never used to choose a parameter and is reported on its own. ``--only small`` runs the
+demo and the batches only (a few minutes). Pools: "labelled" draws
 only from the named communities (not the catch-all "general"), which makes ARI/NMI
 meaningful; "all" draws from every talk. Everything is embedded once with the bundled
 model into a cache outside the repository (``benchmarks.common.CACHE_DIR``); the three
@@ -24,17 +29,23 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import metrics  # noqa: E402
+from benchmarks import metrics, stability  # noqa: E402
 from benchmarks.common import (CATCH_ALL, BenchmarkError, cache_store, format_table, load_talks,  # noqa: E402
                                talk_documents, verdict)
 from benchmarks.configs import CONFIGS, bertopic_available  # noqa: E402
 
-MEASURES = ("ari", "ari_out", "nmi", "nmi_out", "noise", "p5_full", "p5_2d", "kw_div")
+MEASURES = ("ari", "ari_out", "nmi", "nmi_out", "noise", "p5_full", "p5_2d", "kw_div", "phrase")
 COLUMNS = ["data", "regime", "config", "ok", "ARI", "ARI-noise", "NMI", "NMI-noise",
-           "noise", "P@5 full", "P@5 2-D", "kw div"]
+           "noise", "P@5 full", "P@5 2-D", "kw div", "phrase"]
 DEMO_CATCH_ALL = "none"
 MAX_BATCH_NOISE = 0.20
 MIN_KEYWORD_DIVERSITY = 0.8
+MIN_PHRASE_SCORE = 0.9
+SHOWN_KEYWORDS = 6  # PipelineParams' default top_keywords: what the map and the bot show
+# the fictional batches: the mean over the tuned ones, and the held-out one alone
+BATCH_DIR = Path(__file__).resolve().parent / "data"
+HELD_OUT_PREFIX = "heldout_"
+MIN_BATCH_ARI, MIN_HELD_OUT_ARI, MAX_SMALL_NOISE = 0.75, 0.70, 0.15
 
 
 @dataclass
@@ -45,6 +56,7 @@ class Group:
     regime: str
     samples: list
     batch_sized: bool  # the noise target applies to batch-sized maps only
+    fictional: str = ""  # "tuned" or "held out" for the fictional batches
 
 
 @dataclass
@@ -75,7 +87,16 @@ def measure(run, sample: Sample, embeddings: np.ndarray) -> dict[str, float]:
         "p5_2d": (metrics.precision_at_k(run.coords, truth, 5, "euclidean", sample.catch_all)
                   if run.coords is not None else float("nan")),
         "kw_div": metrics.keyword_diversity(run.keywords),
+        "phrase": metrics.phrase_score(run.keywords, texts_by_label(sample.docs, run.labels), SHOWN_KEYWORDS),
     }
+
+
+def texts_by_label(docs, labels) -> dict[int, list[str]]:
+    """The texts of each cluster's members, by label."""
+    texts: dict[int, list[str]] = {}
+    for doc, label in zip(docs, np.asarray(labels).tolist()):
+        texts.setdefault(label, []).append(doc.text)
+    return texts
 
 
 def evaluate_samples(samples: list[Sample], configs, embedder, cache, seed: int) -> dict[str, dict]:
@@ -129,11 +150,27 @@ def quality_targets(groups: list[Group], results_by_group: list[dict]) -> list[l
             checks += [("ARI >= BERTopic", value("ari"), value("ari", "bertopic"), False),
                        ("NMI >= BERTopic", value("nmi"), value("nmi", "bertopic"), False)]
         checks += [("P@5 full >= 2-D", value("p5_full"), value("p5_2d"), False),
-                   ("keyword diversity", value("kw_div"), MIN_KEYWORD_DIVERSITY, False)]
-        if group.batch_sized:
+                   ("keyword diversity", value("kw_div"), MIN_KEYWORD_DIVERSITY, False),
+                   ("keyword phrase score", value("phrase"), MIN_PHRASE_SCORE, False)]
+        if group.fictional:
+            checks.append(("noise <= 15%", value("noise"), MAX_SMALL_NOISE, True))
+        elif group.batch_sized:
             checks.append(("noise <= 20%", value("noise"), MAX_BATCH_NOISE, True))
         rows += [[name, group.data, group.regime, got, want, verdict(got, want, at_most)]
                  for name, got, want, at_most in checks]
+    return rows + fictional_targets(groups, results_by_group)
+
+
+def fictional_targets(groups: list[Group], results_by_group: list[dict]) -> list[list]:
+    """ARI of the fictional batches: the mean over the tuned ones, the held-out one alone."""
+    rows = []
+    for kind, target in (("tuned", MIN_BATCH_ARI), ("held out", MIN_HELD_OUT_ARI)):
+        chosen = [(g, r) for g, r in zip(groups, results_by_group) if g.fictional == kind]
+        if not chosen or "batchviz" not in chosen[0][1]:
+            continue
+        values = [v for _, r in chosen for v in r["batchviz"]["values"]["ari"]]
+        got, regime = summary(values)[0], "+".join(g.data.split("/")[-1] for g, _ in chosen)
+        rows.append([f"ARI >= {target} ({kind})", "batches", regime, got, target, verdict(got, target, False)])
     return rows
 
 
@@ -158,10 +195,41 @@ def demo_sample() -> Sample:
     return Sample(docs, np.array([d.extra["group"] for d in docs]), (DEMO_CATCH_ALL,))
 
 
+def batch_samples(path: Path, seeds: int) -> list[Sample]:
+    """One fictional batch (``name,group,text``), once per UMAP seed."""
+    docs = read_batch(path)
+    labels = np.array([d.extra["group"] for d in docs])
+    return [Sample(docs, labels, (DEMO_CATCH_ALL,)) for _ in range(seeds)]
+
+
+def read_batch(path: Path) -> list:
+    """The people of a fictional batch file; ``extra["group"]`` is the intended group."""
+    from pipeline.csv_import import read_csv
+
+    return read_csv(path)
+
+
+def batch_groups(seeds: int) -> list[Group]:
+    """A row group per fictional batch, the tuned ones first, then the held-out one(s)."""
+    paths = sorted(BATCH_DIR.glob("*.csv"), key=lambda p: (p.name.startswith(HELD_OUT_PREFIX), p.name))
+    groups = []
+    for path in paths:
+        held_out = path.name.startswith(HELD_OUT_PREFIX)
+        name = path.stem.removeprefix(HELD_OUT_PREFIX)
+        samples = batch_samples(path, seeds)
+        groups.append(Group(f"{'held-out' if held_out else 'batch'}/{name}", f"{len(samples[0].docs)}x{seeds}",
+                            samples, True, "held out" if held_out else "tuned"))
+    return groups
+
+
 def plan(args) -> list[Group]:
     """Every row group the options ask for, with its samples."""
     pools = ["labelled", "all"] if args.pool == "both" else [args.pool]
     groups = [Group("demo", "all", [demo_sample()], True)] if args.demo else []
+    if args.seeds:
+        groups += batch_groups(args.seeds)
+    if args.only == "small":
+        return groups
     if args.draws or args.large:
         talks = load_talks(args.data)
         for pool in pools:
@@ -183,14 +251,19 @@ def parse_args(argv=None):
     parser.add_argument("--pool", choices=("labelled", "all", "both"), default="both")
     parser.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo introductions")
     parser.add_argument("--quick", action="store_true", help="5 draws, large 300, labelled pool only")
+    parser.add_argument("--only", choices=("small",), default=None,
+                        help="small: the demo and the fictional batches only, no pyvideo")
+    parser.add_argument("--seeds", type=int, default=5, help="UMAP seeds per fictional batch (0: none)")
+    parser.add_argument("--stability", type=int, default=40,
+                        help="trials of one added person to a 40-person batch (0: none)")
     parser.add_argument("--data", default=None, help="the pyvideo parquet file")
     parser.add_argument("--model", default=None, help="embedding model (default: the bundled one; 'hashing' for a smoke test)")
     parser.add_argument("--cache", default=None, help="folder of the embedding cache")
     args = parser.parse_args(argv)
     if args.quick:
         args.draws, args.large, args.pool = min(args.draws, 5), min(args.large, 300), "labelled"
-    if args.draws < 0 or args.large < 0 or args.size < 2:
-        parser.error("--draws and --large must be 0 or more, --size at least 2")
+    if min(args.draws, args.large, args.seeds, args.stability) < 0 or args.size < 2:
+        parser.error("--draws, --large, --seeds and --stability must be 0 or more, --size at least 2")
     return args
 
 
@@ -204,25 +277,31 @@ def available_configs() -> tuple[dict, str | None]:
                      "the targets that compare with it are skipped.")
 
 
-def evaluate_groups(groups: list[Group], configs: dict, args) -> list[dict]:
-    """The results of every group, embedding through the benchmark's cache."""
+def evaluate_groups(groups: list[Group], configs: dict, args) -> tuple[list[dict], tuple[list, list]]:
+    """The results of every group and the stability tables, embedding through the benchmark's cache."""
     from pipeline.embed import load_embedder
 
-    embedder, results = load_embedder(args.model), []
+    embedder, results, stable = load_embedder(args.model), [], ([], [])
     with cache_store(args.cache) as cache:
         for group in groups:
             print(f"{group.data} {group.regime}:", file=sys.stderr, flush=True)
             results.append(evaluate_samples(group.samples, configs, embedder, cache, args.seed))
-    return results
+        if args.stability:
+            print("stability:", file=sys.stderr, flush=True)
+            stable = stability.stability_tables(BATCH_DIR, args.stability, embedder, cache, args.seed)
+    return results, stable
 
 
-def report(groups: list[Group], results_by_group: list[dict]) -> str:
-    """The measures table, the targets table, and what failed where."""
+def report(groups: list[Group], results_by_group: list[dict], stable=([], [])) -> str:
+    """The measures table, the stability table, the targets table, and what failed where."""
     rows = [row for group, results in zip(groups, results_by_group)
             for row in table_rows(group.data, group.regime, results, len(group.samples))]
-    targets = quality_targets(groups, results_by_group)
-    lines = [format_table(COLUMNS, rows), "",
-             format_table(["target", "data", "regime", "value", "target value", "result"], targets)]
+    stable_rows, stable_targets = stable
+    targets = quality_targets(groups, results_by_group) + stable_targets
+    lines = [format_table(COLUMNS, rows), ""]
+    if stable_rows:
+        lines += [format_table(stability.COLUMNS, stable_rows), ""]
+    lines.append(format_table(["target", "data", "regime", "value", "target value", "result"], targets))
     for group, results in zip(groups, results_by_group):
         lines += [f"{name} failed in {result['failed']}/{len(group.samples)} {group.data} {group.regime} "
                   f"samples: " + "; ".join(sorted(result["errors"]))
@@ -240,7 +319,8 @@ def main(argv=None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(report(groups, evaluate_groups(groups, configs, args)))
+    results, stable = evaluate_groups(groups, configs, args)
+    print(report(groups, results, stable))
     return 0
 
 

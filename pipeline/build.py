@@ -69,7 +69,7 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
         space = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0).fit_transform(embeddings)
     with timer("cluster"):
         clusterer = Clusterer(resolved["min_cluster_size"], resolved["min_samples"], random_state=params.random_state)
-        raw_labels = clusterer.fit_predict(space)
+        raw_labels = clusterer.fit_predict(space, embeddings)
     with timer("reduce_picture"):
         picture = _reducer(params.components, resolved, params, min_dist=params.min_dist)
         coords = picture.fit_transform(embeddings)
@@ -85,7 +85,7 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
     }
     record = {
         **params.as_dict(),
-        "resolved": {**resolved, "layout": picture.method_},
+        "resolved": {**resolved, "layout": picture.method_, "selection": clusterer.selection_},
         HIGH_WATER_KEY: max([high_water_mark(previous), *clusters]),
         "timings": timer.timings,
     }

@@ -1,5 +1,9 @@
 """Clustering: HDBSCAN on the ~5-D UMAP space, honest about maps too small for groups.
 
+HDBSCAN's tree is cut both ways ("eom" and "leaf") and the cut whose groups stand apart
+better in the full embedding space is kept (the rule and its numbers are in
+``pipeline.adaptive``).
+
 Labels are 0-based with -1 for noise (people in no group: grey on the map, but they keep
 their neighbours and their place). ``notice_`` is a sentence for users when no groups
 could be formed, else None.
@@ -11,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from pipeline.adaptive import MIN_PEOPLE_FOR_GROUPS, adaptive_min_cluster_size, adaptive_min_samples
+from pipeline.adaptive import (MIN_PEOPLE_FOR_GROUPS, SELECTIONS, adaptive_min_cluster_size, adaptive_min_samples,
+                               choose_selection)
 from pipeline.result import NOISE
 
 TOO_FEW = (
@@ -22,36 +27,51 @@ NO_GROUPS = "No clear groups stand out among these {n} people yet; everyone is s
 
 
 class Clusterer:
-    """HDBSCAN with adaptive sizes and a fallback when it finds nothing.
+    """HDBSCAN with adaptive sizes and selection, and a fallback when it finds nothing.
 
-    ``min_cluster_size`` / ``min_samples`` None choose from the number of points. When
-    HDBSCAN calls everyone noise, it is retried with smaller groups allowed (halving
-    ``min_cluster_size`` down to 2, ``min_samples`` 1) before giving up with a notice.
-    ``attempts_`` lists the (min_cluster_size, min_samples) pairs tried.
+    ``min_cluster_size`` / ``min_samples`` None choose from the number of points;
+    ``selection`` None tries every cut of ``SELECTIONS`` and keeps the one
+    ``choose_selection`` prefers ("eom" or "leaf" forces one). When HDBSCAN calls everyone
+    noise, it is retried with smaller groups allowed (halving ``min_cluster_size`` down to
+    2, ``min_samples`` 1) before giving up with a notice. ``attempts_`` lists the
+    (min_cluster_size, min_samples, selection) tried; ``selection_`` is the cut kept.
     """
 
-    def __init__(self, min_cluster_size=None, min_samples=None, selection="eom", random_state=42):
+    def __init__(self, min_cluster_size=None, min_samples=None, selection=None, random_state=42):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.selection = selection
         self.random_state = random_state  # HDBSCAN is deterministic; kept for the stage contract
 
-    def fit_predict(self, X) -> np.ndarray:
-        """Labels (0-based, -1 noise) for the rows of ``X``; also in ``labels_``."""
+    def fit_predict(self, X, embeddings=None) -> np.ndarray:
+        """Labels (0-based, -1 noise) for the rows of ``X``; also in ``labels_``.
+
+        ``embeddings`` (the people's full vectors, row for row) judge between the cuts;
+        without them ``X`` does.
+        """
         X = np.asarray(X, dtype=np.float64)
         n = X.shape[0]
-        self.notice_, self.attempts_ = None, []
+        self.notice_, self.attempts_, self.selection_ = None, [], None
         if n < MIN_PEOPLE_FOR_GROUPS:
             self.labels_ = np.full(n, NOISE, dtype=int)
             self.notice_ = TOO_FEW.format(n=n, minimum=MIN_PEOPLE_FOR_GROUPS) if n else None
             return self.labels_
-        for size, samples in self._schedule(n):
-            self.attempts_.append((size, samples))
-            self.labels_ = self._hdbscan(X, size, samples)
-            if np.any(self.labels_ != NOISE):
-                return self.labels_
-        self.notice_ = NO_GROUPS.format(n=n)
+        selections = (self.selection,) if self.selection else SELECTIONS
+        cuts = {selection: self._fit(X, selection) for selection in selections}
+        self.selection_ = choose_selection(cuts, X if embeddings is None else embeddings)
+        self.labels_ = cuts[self.selection_]
+        if np.all(self.labels_ == NOISE):
+            self.notice_ = NO_GROUPS.format(n=n)
         return self.labels_
+
+    def _fit(self, X: np.ndarray, selection: str) -> np.ndarray:
+        """The labels of one cut, with smaller groups tried while everyone is noise."""
+        for size, samples in self._schedule(len(X)):
+            self.attempts_.append((size, samples, selection))
+            labels = self._hdbscan(X, size, samples, selection)
+            if np.any(labels != NOISE):
+                break
+        return labels
 
     def _schedule(self, n: int):
         """(min_cluster_size, min_samples) to try: the chosen ones, then smaller groups."""
@@ -62,7 +82,7 @@ class Clusterer:
             size = max(2, size // 2)
             yield size, 1
 
-    def _hdbscan(self, X: np.ndarray, size: int, samples: int) -> np.ndarray:
+    def _hdbscan(self, X: np.ndarray, size: int, samples: int, selection: str) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from hdbscan import HDBSCAN
@@ -70,6 +90,6 @@ class Clusterer:
             model = HDBSCAN(
                 min_cluster_size=size,
                 min_samples=samples,
-                cluster_selection_method=self.selection,
+                cluster_selection_method=selection,
             )
             return np.asarray(model.fit_predict(X), dtype=int)

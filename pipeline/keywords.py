@@ -17,26 +17,43 @@ Three ways, chosen by ``PipelineParams.keywords``:
 Noise takes part in the IDF as a class of its own (generic words of ungrouped people then
 count as common, which is what they are) but gets no keywords.
 
-Terms are 1–3-grams of words that stand next to each other in the text: a phrase is cut at
-punctuation and at every stop word (``pipeline.stopwords``, plus the people's names), so
-"excited to be here" yields nothing and "rust and gardening" never becomes "rust gardening".
-A keyword whose words are all in a better-ranked one is dropped ("learning" after "machine
-learning", "types" after "type"), and a longer phrase replaces the shorter one it contains.
+Terms are 1–3-grams of words that stand next to each other in the text (``pipeline.phrases``):
+a phrase is cut at punctuation and at every stop word (``pipeline.stopwords``, plus the
+people's names), so "excited to be here" yields nothing and "rust and gardening" never
+becomes "rust gardening". A term and its plural are one term ("scheduler" = "schedulers",
+shown as most people wrote it), counted once per person.
+
+What a group is called, in ``ctfidf``:
+
+- **Shared**: a keyword is written by at least ``MIN_SUPPORT`` (2) members; only in a group
+  of three or fewer who share no term, by one (a third). A bigger group whose members share
+  no words gets no keywords rather than one person's words.
+- **Whole phrases**: a term is replaced by a longer phrase around it when at least half of
+  the members who wrote the term wrote that phrase (``pipeline.phrases.ABSORB``): "proof" by "proof
+  assistant", "operating" by "operating systems"; the phrase takes the better rank of the
+  two. A term most writers use on its own ("rust") stays.
+- **No fragments**: a keyword whose words are all in a better-ranked one is dropped
+  ("learning" after "machine learning", "types" after "type"), and a longer phrase replaces
+  a shorter one it contains.
+- **A specific name**: the first keyword (the group's name) is not a single word of
+  ``GENERIC_WORDS`` ("app", "data", "type") while another keyword is more specific.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from functools import partial
+from collections import Counter
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
-from pipeline.stopwords import tokens
+from pipeline.phrases import absorbed, ngrams, phrases, select, singular, term_key  # noqa: F401 (re-exported)
+from pipeline.stopwords import GENERIC_WORDS, tokens
 
-MAX_WORDS = 3
+MIN_SUPPORT = 2  # members who must write a keyword (a third of a smaller group)
 CROSS_CLUSTER_PENALTY = 0.5  # share of a term's best score in another cluster taken off
 MMR_DIVERSITY = 0.5
 MMR_CANDIDATES = 60
@@ -44,34 +61,7 @@ SENTENCE_MEMBERS = 8  # representative sentences come from the members nearest t
 MIN_SENTENCE_WORDS = 3  # content words; "Hi everyone!" is not representative of anything
 MODES = ("ctfidf", "mmr", "sentences")
 
-_PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"|/…—–\n\r\t]+|\s[-*]\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def phrases(text: str, extra_stop_words=frozenset()) -> list[list[str]]:
-    """Runs of adjacent content words of ``text`` (cut at punctuation and stop words)."""
-    runs = []
-    for piece in _PHRASE_BREAK.split(text):
-        run = []
-        for word in piece.split():
-            kept = [t for t in tokens(word) if t not in extra_stop_words]
-            if not kept and run:
-                runs.append(run)
-                run = []
-            run.extend(kept)
-        if run:
-            runs.append(run)
-    return runs
-
-
-def ngrams(text: str, extra_stop_words=frozenset(), max_words: int = MAX_WORDS) -> set[str]:
-    """The distinct 1..max_words-grams of ``text``'s phrases."""
-    return {
-        " ".join(run[i:i + size])
-        for run in phrases(text, extra_stop_words)
-        for size in range(1, max_words + 1)
-        for i in range(len(run) - size + 1)
-    }
 
 
 def name_words(names) -> frozenset[str]:
@@ -80,20 +70,36 @@ def name_words(names) -> frozenset[str]:
 
 
 def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=()):
-    """(classes, terms, counts): how many members of each class use each term."""
+    """(classes, terms, counts): how many members of each class use each term.
+
+    A term and its plural count as one; ``terms`` holds the form most people wrote.
+    """
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
-    analyzer = partial(ngrams, extra_stop_words=frozenset(extra_stop_words))
-    vectorizer = CountVectorizer(analyzer=analyzer, binary=True)
+    grams = [ngrams(text, frozenset(extra_stop_words)) for text in texts]
+    written: dict[str, Counter] = {}
+    for term in (term for person in grams for term in person):
+        written.setdefault(term_key(term), Counter())[term] += 1
+    vectorizer = CountVectorizer(analyzer=_as_given, binary=True)
     try:
-        per_person = vectorizer.fit_transform(texts)
+        per_person = vectorizer.fit_transform([{term_key(term) for term in person} for person in grams])
     except ValueError:  # no content words at all
         return classes, np.array([], dtype=object), np.zeros((len(classes), 0))
     indicator = np.zeros((len(classes), len(texts)))
     indicator[owner, np.arange(len(texts))] = 1.0
     counts = np.asarray((per_person.T @ indicator.T).T)
-    return classes, vectorizer.get_feature_names_out(), counts
+    shown = np.array([_most_written(written[key]) for key in vectorizer.get_feature_names_out()], dtype=object)
+    return classes, shown, counts
+
+
+def _most_written(forms: Counter) -> str:
+    """The form most people wrote; of equally common ones the first alphabetically."""
+    return min(forms.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def _as_given(keys: set[str]) -> set[str]:
+    return keys
 
 
 def ctfidf(counts: np.ndarray) -> np.ndarray:
@@ -116,45 +122,44 @@ def distinctive(scores: np.ndarray) -> np.ndarray:
     return scores - CROSS_CLUSTER_PENALTY * other_best
 
 
-def select(ranked, top_n: int) -> list[str]:
-    """The first ``top_n`` of ``ranked`` phrases, without phrases covered by better ones."""
-    chosen: list[str] = []
-    for term in ranked:
-        words = _stems(term)
-        if any(words <= _stems(c) for c in chosen):
-            continue
-        inside = [c for c in chosen if f" {c} " in f" {term} "]
-        if inside:  # "machine learning" replaces "machine", in its place
-            chosen[chosen.index(inside[0])] = term
-            chosen = [c for c in chosen if c not in inside[1:]]
-        else:
-            chosen.append(term)
-        if len(chosen) == top_n:
-            break
-    return chosen
+def min_support(size: int, most: int) -> int:
+    """Members of a group of ``size`` who must write a keyword, ``most`` the most any term has.
+
+    Two; in a group of three or fewer whose members share no term, one (a third of them).
+    """
+    return MIN_SUPPORT if most >= MIN_SUPPORT else max(1, min(MIN_SUPPORT, math.ceil(size / 3)))
 
 
-def singular(word: str) -> str:
-    """``word`` without a plural "s" (enough to tell "type" from "types", not "class")."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+def phrase_ranking(terms, scores: np.ndarray, counts: np.ndarray, support: int) -> list[str]:
+    """The shared terms, whole phrases standing for their parts, best score first."""
+    shared = np.flatnonzero(counts >= support)
+    stand_in = absorbed(terms, counts, shared)
+    best: dict[int, float] = {}
+    for i, j in stand_in.items():
+        best[j] = max(best.get(j, -np.inf), scores[i])
+    ranked = sorted(best, key=lambda j: (-best[j], j))
+    return [terms[j] for j in ranked]
 
 
-def _stems(phrase: str) -> set[str]:
-    """The words of ``phrase`` in the singular."""
-    return {singular(w) for w in phrase.split()}
+def specific_first(keywords: list[str]) -> list[str]:
+    """``keywords`` with a more specific one first when the first is a lone generic word."""
+    for i, keyword in enumerate(keywords):
+        if keyword not in GENERIC_WORDS:
+            return [keyword, *keywords[:i], *keywords[i + 1:]]
+    return keywords
 
 
 def ctfidf_keywords(texts_by_cluster: dict[int, list[str]], top_n: int = 6, extra_stop_words=()) -> dict[int, list[str]]:
-    """Top ``top_n`` distinctive keywords of every cluster (key NOISE gets none)."""
+    """Top ``top_n`` distinctive shared phrases of every cluster (key NOISE gets none)."""
     classes, terms, counts = class_term_counts(texts_by_cluster, extra_stop_words)
     scores = distinctive(ctfidf(counts))
     result = {}
     for row, label in enumerate(classes):
         if label == NOISE:
             continue
-        present = np.flatnonzero(counts[row] > 0)
-        order = present[np.argsort(-scores[row, present], kind="stable")]
-        result[label] = select(terms[order[: 10 * top_n]], top_n)
+        support = min_support(len(texts_by_cluster[label]), counts[row].max(initial=0))
+        ranked = phrase_ranking(terms, scores[row], counts[row], support)
+        result[label] = specific_first(select(ranked, top_n))
     return result
 
 

@@ -6,7 +6,9 @@ One place for the list: the neighbours' shared words and the cluster keywords bo
 the place, feelings about joining, vague verbs, adjectives and nouns of wanting and doing
 ("write", "small", "toy", "project"), and contractions with or without the apostrophe
 ("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "systems") are
-kept, and so is "learning" (as in machine learning): here they are interests.
+kept, and so is "learning" (as in machine learning): here they are interests. The little
+words of Spanish, Portuguese, French, Italian and German are stop words too
+(``OTHER_LANGUAGES``). ``GENERIC_WORDS`` are words too broad to be a group's name alone.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ VAGUE = {
     "write", "writes", "writing", "wrote", "written", "built", "builds", "made", "makes",
     "read", "reads", "reading", "small", "tiny", "toy", "big", "old", "real",
     "job", "jobs", "project", "projects", "start", "started", "starting", "hopefully",
-    "following", "follow", "enjoy", "enjoying", "goal", "goals", "system",
+    "following", "follow", "enjoy", "enjoying", "goal", "goals", "understand", "understanding",
+    "properly", "scratch", "implement", "implementing", "deeper", "better", "system",
 }
 # contractions: "you're", "i've" … and the same without the apostrophe where that is no word
 _SUBJECTS = ("i", "you", "we", "they", "he", "she", "it", "that", "there", "what", "who", "let")
@@ -54,18 +57,52 @@ CONTRACTIONS = (
     | {"im", "ive", "youre", "youve", "theyre", "weve", "thats", "theres", "whats", "lets"}
 )
 
+# the little words of the other languages introductions come in most (es, pt, fr, it, de):
+# a whole group of Spanish speakers shares "para" and "que", which says nothing
+OTHER_LANGUAGES = {
+    "de", "la", "el", "los", "las", "en", "que", "y", "un", "una", "para", "con", "por", "del", "al",
+    "lo", "mi", "mis", "es", "soy", "yo", "muy", "como", "más", "también", "quiero", "aprender",
+    "hacer", "trabajo", "todos", "me", "llamo", "o", "os", "um", "uma", "com", "do", "da", "dos",
+    "das", "no", "na", "nos", "nas", "e", "eu", "sou", "quero", "aprender", "fazer", "há",
+    "je", "le", "les", "des", "et", "du", "une", "pour", "avec", "dans", "sur", "mon", "ma", "mes",
+    "suis", "veux", "apprendre", "faire", "comment", "j'aimerais", "m'appelle", "tout", "monde",
+    "il", "di", "che", "per", "sono", "voglio", "imparare", "ciao", "und", "der", "die", "das",
+    "ich", "ein", "eine", "zu", "mit", "von", "auf", "für", "bin", "ist", "möchte", "lernen",
+    "bauen", "wie", "im", "aus", "zusammen", "hallo", "olá", "oi", "pessoal", "cześć", "hej",
+    "hoi", "moin", "servus", "merhaba", "aloha",
+}
+
+# words too broad to name a group alone: a group is not called "app" while its keywords
+# hold something more specific (they may still be one of its keywords)
+GENERIC_WORDS = frozenset({
+    "app", "apps", "application", "applications", "code", "coding", "data", "design", "development",
+    "language", "languages", "model", "models", "program", "programming", "software", "tool", "tools",
+    "type", "types", "web", "computer", "systems", "engineering", "engineer", "developer", "tech",
+    "technology", "library", "libraries",
+})
+
 # scikit-learn's list has a few words that are real interests in a programmers' community
 TOPICAL = {"computer", "systems"}
 
 STOP_WORDS: frozenset[str] = frozenset(
     (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
+    | OTHER_LANGUAGES
 )
 
 # letters/digits, optionally joined by one apostrophe (i'm), with a "++" or "#" tail (c++, c#)
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
 
 
+def words(text: str) -> list[str]:
+    """Every lowercased word of ``text`` ("c++" and "i'm" are words)."""
+    return [m.group(0).replace("’", "'") for m in _TOKEN.finditer(text.lower())]
+
+
+def is_content(word: str) -> bool:
+    """Whether a lowercased ``word`` says something: no stop word, number or single letter."""
+    return len(word) > 1 and not word.isdigit() and word not in STOP_WORDS
+
+
 def tokens(text: str) -> list[str]:
     """Lowercased words of ``text`` without stop words, numbers or single letters."""
-    words = (m.group(0).replace("’", "'") for m in _TOKEN.finditer(text.lower()))
-    return [w for w in words if len(w) > 1 and not w.isdigit() and w not in STOP_WORDS]
+    return [w for w in words(text) if is_content(w)]

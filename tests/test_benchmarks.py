@@ -143,6 +143,7 @@ def header(output: str, first_column: str) -> list[str]:
 def test_evaluate_main_prints_both_tables(tmp_path, capsys):
     """A tiny evaluation (hashing embedder) prints every configuration and the targets."""
     code = evaluate.main(["--draws", "2", "--size", "40", "--large", "0", "--pool", "labelled",
+                          "--seeds", "0", "--stability", "0",
                           "--model", "hashing", "--cache", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
@@ -168,3 +169,55 @@ def test_bench_main_runs_the_cli_and_prints_the_tables(tmp_path, capsys):
     assert all(float(value) >= 0 for r in rows[:2] for value in r[2:])  # every stage and the peak measured
     assert "embed throughput / bare" in out and "peak memory, cold (MiB)" in out
     assert (tmp_path / "people-30.html").exists()
+
+
+# ---- the fictional batches, phrases and stability (issue 12) ---------------------------
+def test_phrase_score_by_hand():
+    """Of four shown keywords: "proof assistant" is good; "proof" is inside it; "assistant"
+    and "proof" are fragments of "proof assistant(s)", which two of the three writers wrote;
+    "dragons" nobody wrote."""
+    texts = ["Lean is my proof assistant.", "Proof assistants and type theory.", "A proof by hand."]
+    keywords = {0: ["proof assistant", "proof", "assistant", "dragons"], 1: []}
+    assert metrics.phrase_score(keywords, {0: texts}) == pytest.approx(1 / 4)
+    assert metrics.fragment_of_written("assistant", texts) and metrics.fragment_of_written("proof", texts)
+    assert not metrics.fragment_of_written("type theory", texts) and not metrics.fragment_of_written("proof", texts[1:])
+    assert metrics.written("type theory", [r for t in texts for r in metrics.word_runs(t)])
+    assert not metrics.written("assistants and", metrics.word_runs("Proof assistants. And more"))
+    assert np.isnan(metrics.phrase_score({0: []}, {0: texts}))
+
+
+def test_changed_groups_by_hand():
+    """A person moving between groups changes two groups; the added person (not kept) changes none."""
+    before = np.array([0, 0, 0, 1, 1, 1, -1])
+    assert metrics.changed_groups(before, np.array([5, 5, 5, 7, 7, 7, -1, 7])) == 0
+    assert metrics.changed_groups(before, np.array([5, 5, 5, 7, 7, 9, -1])) == 0  # one left: no group changed by more
+    assert metrics.changed_groups(before, np.array([5, 5, 7, 7, 7, 7, -1, 5])) == 0  # one moved: each changed by one
+    assert metrics.changed_groups(before, np.array([5, 7, 7, 7, 7, 7, -1])) == 2  # two moved: both changed
+    assert metrics.changed_groups(before, np.array([5, 5, 5, 5, 5, 5, -1])) == 2  # merged: one grew by 3, one gone
+    assert metrics.changed_groups(before, np.array([-1] * 7)) == 2
+
+
+def test_small_plan_holds_the_batches_with_the_held_out_one_apart():
+    """--only small: the demo and every fictional batch (seeds times), no pyvideo; heldout_ is apart."""
+    args = evaluate.parse_args(["--only", "small", "--seeds", "2"])
+    groups = evaluate.plan(args)
+    assert groups[0].data == "demo" and not any(g.data.startswith("pyvideo") for g in groups)
+    fictional = {g.data: g for g in groups if g.fictional}
+    assert {"batch/spring", "batch/summer", "batch/autumn", "batch/winter", "held-out/harbour"} == set(fictional)
+    assert fictional["held-out/harbour"].fictional == "held out"
+    for group in fictional.values():
+        assert len(group.samples) == 2 and 30 <= len(group.samples[0].docs) <= 60
+        labels = group.samples[0].labels
+        assert all(3 <= np.sum(labels == g) <= 6 for g in set(labels))
+
+
+@pytest.mark.slow
+def test_evaluate_small_run_prints_batches_stability_and_targets(tmp_path, capsys):
+    """A tiny --only small run (hashing embedder): batch rows, the stability table, the ARI targets."""
+    code = evaluate.main(["--only", "small", "--seeds", "1", "--stability", "2", "--model", "hashing",
+                          "--cache", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "batch/winter" in out and "held-out/harbour" in out and "batch/spring+1" in out
+    assert "ARI >= 0.75 (tuned)" in out and "ARI >= 0.7 (held out)" in out
+    assert "keyword phrase score" in out and "one added person: <=1 group changed" in out

@@ -68,3 +68,51 @@ def test_rerun_gives_identical_labels():
     """Clustering the same points twice gives the same labels."""
     X, _ = _blobs((15, 9, 12), seed=3)
     assert np.array_equal(Clusterer().fit_predict(X), Clusterer().fit_predict(X))
+
+
+# ---- the cut of HDBSCAN's tree (issue 12) ----------------------------------------------
+def _directions(groups=4, size=5, seed=0):
+    """``groups`` tight bundles of unit vectors around orthogonal directions, and their labels."""
+    rng = np.random.default_rng(seed)
+    X = np.repeat(np.eye(16)[:groups], size, axis=0) + rng.normal(scale=0.02, size=(groups * size, 16))
+    return X / np.linalg.norm(X, axis=1, keepdims=True), np.repeat(np.arange(groups), size)
+
+
+def test_the_cut_whose_groups_stand_apart_is_kept():
+    """Four bundles: the cut that keeps them apart beats one that merges them in pairs."""
+    from pipeline.adaptive import choose_selection
+
+    X, truth = _directions()
+    assert choose_selection({"eom": truth // 2, "leaf": truth}, X) == "leaf"
+    assert choose_selection({"eom": truth, "leaf": truth // 2}, X) == "eom"
+
+
+def test_a_cut_that_greys_out_people_must_separate_the_rest_better():
+    """Noise counts 0: a perfect cut of half the people loses to a perfect cut of everyone,
+    and a tie (or no groups at all) goes to "eom"."""
+    from pipeline.adaptive import choose_selection
+
+    X, truth = _directions()
+    half = np.where(truth < 2, truth, NOISE)
+    assert choose_selection({"eom": truth, "leaf": half}, X) == "eom"
+    assert choose_selection({"eom": half, "leaf": truth}, X) == "leaf"
+    assert choose_selection({"eom": truth, "leaf": truth.copy()}, X) == "eom"
+    assert choose_selection({"eom": np.full(20, NOISE), "leaf": np.zeros(20, int)}, X) == "eom"
+
+
+@pytest.mark.model
+def test_a_batch_of_small_groups_is_drawn_in_small_groups(real_embedder):
+    """The winter fictional batch (38 people, 9 intended groups of 4–5, neighbouring interests):
+    the bundled model and the default parameters find groups of 3–6, agree with the intended
+    ones (ARI ≥ 0.55; "eom" alone, which merges them, gives 0.37) and leave at most 15 % grey."""
+    from pathlib import Path
+
+    from pipeline.build import build_map
+    from pipeline.csv_import import read_csv
+
+    docs = read_csv(Path(__file__).parents[2] / "benchmarks" / "data" / "winter.csv")
+    result = build_map(docs, embedder=real_embedder)
+    sizes = [len(cluster.members) for cluster in result.clusters.values()]
+    assert sizes and all(3 <= size <= 6 for size in sizes), sizes
+    assert adjusted_rand_score([d.extra["group"] for d in docs], result.labels) >= 0.55
+    assert result.noise_count <= 0.15 * len(docs)
