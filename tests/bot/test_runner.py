@@ -111,7 +111,8 @@ def test_start_warns_when_map_links_only_work_locally(realm, start_bot, make_set
 
 def test_hello_once_in_a_stream_the_bot_is_added_to(realm, start_bot, wait_for):
     """Added to a stream, the bot says one short hello there; added again later, it doesn't."""
-    bot, server = start_bot(), realm.server
+    start_bot()
+    server = realm.server
     server.add_stream("random", subscribers=[realm.alice])
     server.subscribe(realm.bot, "random")
     wait_for(lambda: stream_posts(realm, "random", HELLO_TOPIC), what="the hello")

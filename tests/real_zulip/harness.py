@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ from types import SimpleNamespace
 import pytest
 import zulip
 
+import bot_process
 from bot.settings import DB_FILENAME, MAIN_SOURCE
 from storage import Store
 from zulip_server import wait_until
@@ -190,46 +190,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class BotProcess:
-    """`python -m bot.cli run --config RC` against the real server, its log in a file."""
+class BotProcess(bot_process.BotProcess):
+    """The real bot against the real server, with its data folder at hand."""
 
     def __init__(self, config: Path, data_dir: Path, log_path: Path):
-        self.config, self.data_dir, self.log_path = config, data_dir, log_path
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> "BotProcess":
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-        with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"==== start {self.starts}\n")
-            log.flush()
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(self.config)],
-                                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.starts += 1
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout: float = 60) -> int | None:
-        """SIGTERM, then wait for the ordered shutdown; the exit status."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def current_log(self) -> str:
-        return self.log().rsplit(f"==== start {self.starts - 1}\n", 1)[-1]
+        super().__init__(config, log_path)
+        self.data_dir = data_dir
 
     def wait_log(self, pattern: str, timeout: float = WAIT) -> str:
         found = wait_until(lambda: re.search(pattern, self.current_log()), timeout, interval=0.05)

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from bot_process import BotProcess
 from bot.settings import DB_FILENAME, MAIN_SOURCE, load_settings
 from bot.zulip_io import RetryPolicy, ZulipIO
 from zulip_server import wait_until
@@ -159,62 +156,21 @@ def bot_config(realm, tmp_path):
 # ---- the bot as a real process -------------------------------------------------------
 
 
-class BotProcess:
-    """`python -m bot.cli run --config RC` as a child process, its log kept in a file."""
-
-    def __init__(self, config: Path, log_path: Path):
-        self.config = config
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> "BotProcess":
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-        with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"==== start {self.starts}\n")
-        log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(self.config)],
-                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.starts += 1
-        return self
+class CountedBotProcess(BotProcess):
+    """The bot process, its SIGKILLs counted in the run's figures."""
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        super().kill()
         FIGURES["kills"] += 1
-
-    def stop(self) -> int | None:
-        """SIGTERM and wait for the ordered shutdown; the exit status."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def current_log(self) -> str:
-        """The log written since the latest start."""
-        return self.log().rsplit(f"==== start {self.starts - 1}\n", 1)[-1]
-
-    def count(self, pattern: str) -> int:
-        return len(re.findall(pattern, self.current_log()))
 
 
 @pytest.fixture
 def bot_process(bot_config, tmp_path):
     """A factory of real bot processes; every one still alive is killed at teardown."""
-    started: list[BotProcess] = []
+    started: list[CountedBotProcess] = []
 
-    def make(extra: str = "") -> BotProcess:
-        process = BotProcess(bot_config(extra), tmp_path / "bot.log")
+    def make(extra: str = "") -> CountedBotProcess:
+        process = CountedBotProcess(bot_config(extra), tmp_path / "bot.log")
         started.append(process)
         return process
 
