@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from pipeline.documents import Document
 from pipeline.errors import ModelLoadError
@@ -142,6 +141,8 @@ class HashingEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        from sklearn.feature_extraction.text import HashingVectorizer
+
         vectorizer = HashingVectorizer(n_features=self.dim, analyzer=_terms, alternate_sign=False, norm=None)
         return _normalised(vectorizer.transform(list(texts)).toarray())
 

@@ -30,7 +30,6 @@ import re
 from functools import partial
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
@@ -85,6 +84,8 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
     analyzer = partial(ngrams, extra_stop_words=frozenset(extra_stop_words))
+    from sklearn.feature_extraction.text import CountVectorizer  # here: the chat path imports this module
+
     vectorizer = CountVectorizer(analyzer=analyzer, binary=True)
     try:
         per_person = vectorizer.fit_transform(texts)

@@ -21,8 +21,6 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.keywords import phrases, select, singular
 from pipeline.result import Neighbour
@@ -131,8 +129,10 @@ def expand(unit: np.ndarray, k: int, block: int = BLOCK) -> np.ndarray:
     return normalised(unit + np.einsum("nk,nkd->nd", weights, unit[index]))
 
 
-def neighbour_overlap(unit: np.ndarray, k: int, block: int = BLOCK) -> sparse.csr_matrix:
+def neighbour_overlap(unit: np.ndarray, k: int, block: int = BLOCK):
     """Sparse n × n Jaccard overlap of the rows' neighbourhoods (each row and its ``k`` nearest)."""
+    from scipy import sparse
+
     n = len(unit)
     if k < 1:
         return sparse.csr_matrix((n, n), dtype=np.float32)
@@ -180,6 +180,9 @@ def pair_words(texts: list[str], left: np.ndarray, right: np.ndarray, shared: in
     words: list[list[str]] = [[] for _ in range(len(left))]
     if shared <= 0 or not len(left):
         return words
+    from scipy import sparse  # here: importing this module (the chat path does) stays light
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     try:
         max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
         weights = TfidfVectorizer(analyzer=terms, sublinear_tf=True, max_df=max_df).fit(texts)

@@ -7,13 +7,14 @@ the place, feelings about joining, vague verbs, adjectives and nouns of wanting 
 ("write", "small", "toy", "project"), and contractions with or without the apostrophe
 ("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "systems") are
 kept, and so is "learning" (as in machine learning): here they are interests.
+The list is made on first use, so importing this module (the chat path does) does not
+import scikit-learn.
 """
 
 from __future__ import annotations
 
 import re
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from functools import cache
 
 GREETINGS = {
     "hi", "hello", "hey", "hiya", "howdy", "folks", "everyone", "everybody", "all", "y'all", "yall",
@@ -57,9 +58,20 @@ CONTRACTIONS = (
 # scikit-learn's list has a few words that are real interests in a programmers' community
 TOPICAL = {"computer", "systems"}
 
-STOP_WORDS: frozenset[str] = frozenset(
-    (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
-)
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """The whole list (also ``STOP_WORDS``, read the same way)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset((ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS)
+
+
+def __getattr__(name: str):  # ``STOP_WORDS``, made on first use
+    if name == "STOP_WORDS":
+        return stop_words()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # letters/digits, optionally joined by one apostrophe (i'm), with a "++" or "#" tail (c++, c#)
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
@@ -68,4 +80,5 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
 def tokens(text: str) -> list[str]:
     """Lowercased words of ``text`` without stop words, numbers or single letters."""
     words = (m.group(0).replace("’", "'") for m in _TOKEN.finditer(text.lower()))
-    return [w for w in words if len(w) > 1 and not w.isdigit() and w not in STOP_WORDS]
+    stop = stop_words()
+    return [w for w in words if len(w) > 1 and not w.isdigit() and w not in stop]
