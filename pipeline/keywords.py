@@ -80,12 +80,12 @@ def name_words(names) -> frozenset[str]:
 
 def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=()):
     """(classes, terms, counts): how many members of each class use each term."""
+    from sklearn.feature_extraction.text import CountVectorizer  # here: the chat path imports this module
+
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
     analyzer = partial(ngrams, extra_stop_words=frozenset(extra_stop_words))
-    from sklearn.feature_extraction.text import CountVectorizer  # here: the chat path imports this module
-
     vectorizer = CountVectorizer(analyzer=analyzer, binary=True)
     try:
         per_person = vectorizer.fit_transform(texts)
