@@ -1,16 +1,23 @@
 # Set-up and checks. `make demo` and `make test` each do all the set-up they need on a
 # fresh machine (a virtual environment in .venv, the CPU build of torch first, then the
-# project; Debian's Chromium for the browser tests).
+# project: `make demo` its runtime dependencies only, `make test` the test extras too and
+# Debian's Chromium for the browser tests).
 VENV ?= .venv
 PIP = $(VENV)/bin/pip
 STAMP = $(VENV)/.installed
+RUNTIME = $(VENV)/.installed-runtime
 
 .PHONY: demo test test-zulip bench evaluate browser clean
 
-$(STAMP): pyproject.toml
+# what the bot and the demo need; the test extras (BERTopic, selenium, hypothesis...) on top
+$(RUNTIME): pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(PIP) install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -18,7 +25,7 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(VENV)/bin/batchviz demo
 
 test: $(STAMP) browser

@@ -13,7 +13,15 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   throughput comparison; the bare time is also the one the 5,000 target adds 60 s to), then
   ``build_map`` twice on the warm cache: ``warm-1`` (the first build of the process, with
   numba compiling) and ``warm-2`` (a rebuild inside a long-running process);
-- on the warm-2 map, each chat command once, with its peak memory (``commands.py``).
+- on the warm-2 map, each chat command once, with its peak memory (``commands.py``), and
+  (up to 5,000 people) each command's answer time p50/p99 while another thread rebuilds
+  the map (``scale.py``);
+- ``one-new``: one more person after warm-2 (one text to encode, UMAP fitted again);
+- the encoder cut at 128 word pieces vs the model's default (256), bare encodes
+  interleaved (the ``embedding_max_tokens`` setting).
+
+Past the data set's 11,972 talks people are generated (``scale.people``). The growth
+table gives each stage's exponent b (time ≈ a·n^b) between consecutive sizes of the cold run.
 
 Per-stage times of the subprocess runs come from the snapshot the CLI saves in D
 (``params["timings"]``); "other" is total minus the stages (start-up, imports, reading the
@@ -34,17 +42,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import scale  # noqa: E402
 from benchmarks.commands import command_peaks  # noqa: E402
 from benchmarks.common import (BenchmarkError, format_table, load_talks, parse_sizes,  # noqa: E402
                                synthetic_name, verdict)
 
 STAGES = ("embed", "reduce_clusters", "cluster", "reduce_picture", "renumber", "keywords", "neighbours")
 COLUMNS = ["size", "run", "total s", "embed", "reduce_cl", "cluster", "reduce_pic", "keywords",
-           "neighbours", "other", "peak MiB"]
+           "neighbours", "other", "peak MiB", "page MB"]
 CHUNK = 256  # texts per step of the interleaved throughput comparison
-TARGETS = {"cold_100": 12.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
-           "over_encode": 60.0, "peak_mib": 3 * 1024.0, "throughput": 0.90,
-           "command_mib": 64.0}  # any one command, at any size: O(n·d), never O(n²·d)
+ANSWER_SIZES = 5000  # answer times are measured up to this many people
+CUT = 128  # the word-piece cut compared with the model's default
+TARGETS = {"cold_100": 10.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
+           "over_encode": 30.0, "peak_mib": {5000: 1.5 * 1024, 20000: 4 * 1024}, "throughput": 0.90,
+           "command_mib": 64.0,  # any one command, at any size: O(n·d), never O(n²·d)
+           "answer_p99_ms": 50.0, "one_new_1000": 5.0, "page_mb_20000": 15.0, "cut_speedup": 1.3}
 
 
 def write_csv(path: Path, talks) -> None:
@@ -88,8 +100,8 @@ def snapshot_timings(data_dir: Path) -> dict[str, float]:
     return dict(snapshot.params.get("timings", {})) if snapshot else {}
 
 
-def row(size: int, run: str, total: float, timings: dict, peak: float | None) -> dict:
-    return {"size": size, "run": run, "total": total, "timings": timings, "peak": peak}
+def row(size: int, run: str, total: float, timings: dict, peak: float | None, page: float | None = None) -> dict:
+    return {"size": size, "run": run, "total": total, "timings": timings, "peak": peak, "page": page}
 
 
 def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) -> list[dict]:
@@ -98,7 +110,8 @@ def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) 
     rows = []
     for run in ("cold", "rebuild"):
         wall, peak = run_process(cli_command(csv_path, data_dir, model), folder / f"{run}-{size}.log")
-        rows.append(row(size, run, wall, snapshot_timings(data_dir), peak))
+        page = csv_path.with_suffix(".html").stat().st_size / 1e6
+        rows.append(row(size, run, wall, snapshot_timings(data_dir), peak, page))
     return rows
 
 
@@ -111,27 +124,32 @@ def bare_encode(embedder, texts: list[str]) -> None:
 
 
 def embedding_times(embedder, docs, cache, chunk: int = CHUNK) -> tuple[float, float]:
-    """(bare encode s, ``embed_documents`` s) of ``docs``, interleaved chunk by chunk.
+    """(bare encode s, ``embed_documents`` s) of ``docs``, interleaved chunk by chunk."""
+    from pipeline.embed import embed_documents
+
+    return interleaved(lambda part: bare_encode(embedder, [d.text for d in part]),
+                       lambda part: embed_documents(part, embedder, cache), docs, chunk)
+
+
+def interleaved(first, second, docs, chunk: int = CHUNK) -> tuple[float, float]:
+    """Seconds of ``first(part)`` and ``second(part)`` over ``docs``, alternated by chunk.
 
     Alternating the two in chunks (and which goes first) exposes both to the same load:
     on a shared machine two whole passes one after the other are not comparable.
     """
-    from pipeline.embed import embed_documents
-
-    times = {"bare": 0.0, "pipeline": 0.0}
+    times = [0.0, 0.0]
     for number, start in enumerate(range(0, len(docs), chunk)):
         part = docs[start:start + chunk]
-        steps = [("bare", lambda: bare_encode(embedder, [d.text for d in part])),
-                 ("pipeline", lambda: embed_documents(part, embedder, cache))]
-        for name, step in steps if number % 2 == 0 else steps[::-1]:
+        steps = [(0, first), (1, second)]
+        for side, step in steps if number % 2 == 0 else steps[::-1]:
             began = time.perf_counter()
-            step()
-            times[name] += time.perf_counter() - began
-    return times["bare"], times["pipeline"]
+            step(part)
+            times[side] += time.perf_counter() - began
+    return times[0], times[1]
 
 
-def in_process_runs(size: int, csv_path: Path, model: str | None) -> tuple[list[dict], dict]:
-    """warm-1 / warm-2 builds, and the bare-encode vs pipeline embedding times."""
+def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int) -> tuple[list[dict], dict]:
+    """warm-1 / warm-2 / one-new builds, the embedding comparisons, and the commands."""
     from pipeline.build import build_map
     from pipeline.csv_import import read_csv
     from pipeline.embed import MemoryCache, load_embedder
@@ -145,8 +163,37 @@ def in_process_runs(size: int, csv_path: Path, model: str | None) -> tuple[list[
         start = time.perf_counter()
         previous = build_map(docs, None, embedder, cache, previous)
         rows.append(row(size, run, time.perf_counter() - start, previous.params["timings"], None))
-    return rows, {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
-                  "commands": command_peaks(previous)}
+    rows.append(one_new(size, docs, embedder, cache, previous))
+    encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
+              "commands": command_peaks(previous), "cut": cut_speedup(embedder, docs, model),
+              "answers": scale.answer_times(previous, docs, embedder, cache, repeats) if size <= ANSWER_SIZES else {}}
+    return rows, encode
+
+
+def one_new(size: int, docs, embedder, cache, previous) -> dict:
+    """A rebuild in the long-running process after one new person (their text encoded)."""
+    from dataclasses import replace
+
+    from pipeline.build import build_map
+
+    newcomer = replace(docs[0], person_id=f"{docs[0].person_id}-new", name=f"{docs[0].name} New",
+                       text=docs[0].text + " Lately I have been learning to bake bread.")
+    start = time.perf_counter()
+    result = build_map([*docs, newcomer], None, embedder, cache, previous)
+    return row(size, "one-new", time.perf_counter() - start, result.params["timings"], None)
+
+
+def cut_speedup(embedder, docs, model: str | None) -> float | None:
+    """Bare encode time at the model's default length / at CUT word pieces (interleaved)."""
+    from pipeline.embed import load_embedder
+
+    if not hasattr(embedder, "load"):
+        return None
+    cut = load_embedder(model, max_tokens=CUT)
+    bare_encode(cut, [d.text for d in docs[:2]])
+    full, short = interleaved(lambda part: bare_encode(embedder, [d.text for d in part]),
+                              lambda part: bare_encode(cut, [d.text for d in part]), docs)
+    return full / short
 
 
 def table(rows: list[dict]) -> str:
@@ -154,19 +201,29 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         stages = [r["timings"].get(s) for s in STAGES if s != "renumber"]
         other = r["total"] - sum(r["timings"].values()) if r["timings"] else None
-        lines.append([r["size"], r["run"], r["total"], *stages, other, r["peak"]])
+        lines.append([r["size"], r["run"], r["total"], *stages, other, r["peak"], r["page"]])
     return format_table(COLUMNS, lines)
 
 
+def growth_table(rows: list[dict]) -> str:
+    """How the cold run grows: the exponent b of n^b per stage, total and peak memory."""
+    keys = ["total", *STAGES, "peak"]
+    flat = [{"size": r["size"], "total": r["total"], "peak": r["peak"], **r["timings"]} for r in rows if r["run"] == "cold"]
+    names = ["sizes", "total", "embed", "reduce_cl", "cluster", "reduce_pic", "renumber", "keywords", "neighbours", "peak"]
+    return "growth exponent b (time ~ n^b), cold run\n" + format_table(names, scale.growth(flat, keys))
+
+
 def throughput_table(encodes: list[dict]) -> str:
-    lines = [[e["size"], e["texts"] / e["bare"], e["texts"] / e["pipeline"], e["bare"] / e["pipeline"]]
+    lines = [[e["size"], e["texts"] / e["bare"], e["texts"] / e["pipeline"], e["bare"] / e["pipeline"], e["cut"]]
              for e in encodes]
-    return format_table(["size", "bare encode texts/s", "embed_documents texts/s", "ratio"], lines)
+    return format_table(["size", "bare encode texts/s", "embed_documents texts/s", "ratio",
+                         f"speed-up at {CUT} tokens"], lines)
 
 
 def commands_table(encodes: list[dict]) -> str:
-    lines = [[e["size"], command, peak] for e in encodes for command, peak in e["commands"].items()]
-    return format_table(["size", "command", "peak MiB"], lines)
+    lines = [[e["size"], command, peak, *[e["answers"].get(command, {}).get(q) for q in ("p50", "p99")]]
+             for e in encodes for command, peak in e["commands"].items()]
+    return format_table(["size", "command", "peak MiB", "p50 ms (rebuilding)", "p99 ms (rebuilding)"], lines)
 
 
 def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
@@ -177,38 +234,52 @@ def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
         checks += [("cold end to end (s)", 100, find[(100, "cold")]["total"], TARGETS["cold_100"], True),
                    ("rebuild, fresh process (s)", 100, find[(100, "rebuild")]["total"], TARGETS["rebuild_fresh_100"], True),
                    ("rebuild, long-running (s)", 100, find[(100, "warm-2")]["total"], TARGETS["rebuild_warm_100"], True)]
+    if (1000, "one-new") in find:
+        checks.append(("one new intro, long-running (s)", 1000, find[(1000, "one-new")]["total"], TARGETS["one_new_1000"], True))
     for e in encodes:
-        if e["size"] >= 5000:
-            checks.append(("cold minus bare encode (s)", e["size"], find[(e["size"], "cold")]["total"] - e["bare"],
-                           TARGETS["over_encode"], True))
-        checks.append(("embed throughput / bare", e["size"], e["bare"] / e["pipeline"], TARGETS["throughput"], False))
-        checks.append(("memory of the costliest command (MiB)", e["size"], max(e["commands"].values()),
-                       TARGETS["command_mib"], True))
-    peaks = [r for r in rows if r["peak"] is not None]
-    checks += [(f"peak memory, {r['run']} (MiB)", r["size"], r["peak"], TARGETS["peak_mib"], True) for r in peaks]
+        checks += encode_checks(e, find)
+    for r in rows:
+        if r["peak"] is not None and r["size"] in TARGETS["peak_mib"]:
+            checks.append((f"peak memory, {r['run']} (MiB)", r["size"], r["peak"], TARGETS["peak_mib"][r["size"]], True))
+    if (20000, "cold") in find:
+        checks.append(("map page (MB)", 20000, find[(20000, "cold")]["page"], TARGETS["page_mb_20000"], True))
     return [[name, size, value, want, verdict(value, want, at_most)] for name, size, value, want, at_most in checks]
+
+
+def encode_checks(e: dict, find: dict) -> list[tuple]:
+    size, checks = e["size"], []
+    if size >= 5000:
+        checks.append(("cold minus bare encode (s)", size, find[(size, "cold")]["total"] - e["bare"], TARGETS["over_encode"], True))
+    if size >= 5000 and e["answers"]:
+        worst = max(a["p99"] for a in e["answers"].values())
+        checks.append(("slowest command p99, rebuilding (ms)", size, worst, TARGETS["answer_p99_ms"], True))
+    if size == 1000 and e["cut"] is not None:
+        checks.append((f"encode speed-up at {CUT} tokens", size, e["cut"], TARGETS["cut_speedup"], False))
+    checks.append(("embed throughput / bare", size, e["bare"] / e["pipeline"], TARGETS["throughput"], False))
+    checks.append(("memory of the costliest command (MiB)", size, max(e["commands"].values()), TARGETS["command_mib"], True))
+    return checks
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,5000", help="numbers of people, comma-separated")
-    parser.add_argument("--quick", action="store_true", help="only 100 people")
+    parser.add_argument("--quick", action="store_true", help="only 100 people, few answer repeats")
+    parser.add_argument("--repeats", type=int, default=100, help="answers per command while rebuilding")
     parser.add_argument("--data", default=None, help="the pyvideo parquet file")
     parser.add_argument("--model", default=None, help="embedding model (default: the bundled one; 'hashing': no model)")
     parser.add_argument("--keep", default=None, help="keep CSVs, maps, logs and data dirs in this folder")
     return parser.parse_args(argv)
 
 
-def bench(sizes: list[int], folder: Path, data=None, model: str | None = None) -> tuple[list[dict], list[dict]]:
+def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
+          repeats: int = 100) -> tuple[list[dict], list[dict]]:
     talks = load_talks(data)
-    if max(sizes) > len(talks):
-        raise BenchmarkError(f"--sizes: at most {len(talks)} people in the data set")
     rows, encodes = [], []
     for size in sizes:
         csv_path = folder / f"people-{size}.csv"
-        write_csv(csv_path, talks.sample(n=size, random_state=size))
+        write_csv(csv_path, scale.people(talks, size, seed=size))
         rows += subprocess_runs(size, csv_path, folder, model)
-        warm, encode = in_process_runs(size, csv_path, model)
+        warm, encode = in_process_runs(size, csv_path, model, repeats)
         rows += warm
         encodes.append(encode)
     return rows, encodes
@@ -218,14 +289,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         sizes = [100] if args.quick else parse_sizes(args.sizes)
+        repeats = min(args.repeats, 5) if args.quick else args.repeats
         with tempfile.TemporaryDirectory(prefix="batchviz-bench-") as tmp:
             folder = Path(args.keep or tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            rows, encodes = bench(sizes, folder, args.data, args.model)
+            rows, encodes = bench(sizes, folder, args.data, args.model, repeats)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(table(rows), throughput_table(encodes), commands_table(encodes),
+    print(table(rows), growth_table(rows), throughput_table(encodes), commands_table(encodes),
           format_table(["target", "size", "value", "target value", "result"], targets(rows, encodes)), sep="\n\n")
     return 0
 

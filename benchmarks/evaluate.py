@@ -259,6 +259,7 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None, help="the pyvideo parquet file")
     parser.add_argument("--model", default=None, help="embedding model (default: the bundled one; 'hashing' for a smoke test)")
     parser.add_argument("--cache", default=None, help="folder of the embedding cache")
+    parser.add_argument("--max-tokens", type=int, default=None, help="cut texts at this many word pieces (the embedding_max_tokens setting)")
     args = parser.parse_args(argv)
     if args.quick:
         args.draws, args.large, args.pool = min(args.draws, 5), min(args.large, 300), "labelled"
@@ -281,7 +282,7 @@ def evaluate_groups(groups: list[Group], configs: dict, args) -> tuple[list[dict
     """The results of every group and the stability tables, embedding through the benchmark's cache."""
     from pipeline.embed import load_embedder
 
-    embedder, results, stable = load_embedder(args.model), [], ([], [])
+    embedder, results, stable = load_embedder(args.model, max_tokens=args.max_tokens), [], ([], [])
     with cache_store(args.cache) as cache:
         for group in groups:
             print(f"{group.data} {group.regime}:", file=sys.stderr, flush=True)

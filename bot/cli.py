@@ -31,12 +31,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _embedder(model: str | None, prefix: str):
+def _embedder(args: argparse.Namespace, prefix: str = ""):
     from pipeline.embed import load_embedder
 
-    if model == "hashing":
+    if args.model == "hashing":
         return load_embedder("hashing")
-    return load_embedder(model or None, prefix, show_progress=True)
+    return load_embedder(args.model or None, prefix, max_tokens=args.max_tokens, show_progress=True)
 
 
 def _params(args: argparse.Namespace) -> PipelineParams:
@@ -71,7 +71,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from pipeline.render import render_html, render_png
 
     documents = read_csv(args.csv)
-    embedder = _embedder(args.model, args.prefix)
+    embedder = _embedder(args, args.prefix)
     store = Store(database_path(args.data_dir)) if args.data_dir else None
     try:
         previous = store.latest_snapshot(CSV_SOURCE) if store else None
@@ -100,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = _embedder(args.model, "")
+    embedder = _embedder(args)
     with Store(database_path(data_dir)) as store:
         service.import_documents(store, DEMO_SOURCE, load_demo())
 
@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def embedding_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--model", help="sentence-transformers name or path, or 'hashing' (default: bundled all-MiniLM-L6-v2)")
+        sub.add_argument("--max-tokens", type=int, default=_DEFAULTS["embedding_max_tokens"] or None, metavar="N",
+                         help="cut each text at N word pieces (the embedding_max_tokens setting)")
 
     one = commands.add_parser("map", help="build a map from a CSV of introductions")
     one.add_argument("--csv", required=True, help="name,text CSV (or the seed script's format)")

@@ -28,7 +28,6 @@ from bot.settings import maps_dir
 from bot.signing import Signer, load_or_create_secret
 from bot.webserver import MapLinks, MapServer
 from bot.zulip_io import ZulipError, ZulipIO
-from pipeline.embed import load_embedder
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class Bot:
         log.info("Connected to %s as %s (feature level %s)", s.api_site or "Zulip", self.own_name,
                  self.io.feature_level)
         self.store = Store(s.database, retention_days=s.map_retention_days)
-        self.embedder = self._embedder or load_embedder(s.embedding_model or None, s.embedding_prefix)
+        self.embedder = self._embedder or s.embedder()
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,

@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from bot.answers import md
-from pipeline.build import build_map
 from pipeline.documents import Document
 from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 from pipeline.pseudonym import pseudonyms_for
-from pipeline.render import render_html, render_png
 from pipeline.result import MapResult
 
 log = logging.getLogger(__name__)
@@ -93,6 +91,8 @@ def write_outputs(result: MapResult, folder: Path, stem: str, names: NamePolicy,
                   title: str | None = None) -> tuple[Path, Path]:
     """``<stem>.html`` and ``<stem>.png`` in ``folder``, names shown per the policy; each
     appears whole or not at all."""
+    from pipeline.render import render_html, render_png  # plotly, matplotlib: only when drawing
+
     folder.mkdir(parents=True, exist_ok=True)
     html_path, png_path = folder / f"{stem}.html", folder / f"{stem}.png"
     shown = names.names(result)
@@ -123,6 +123,8 @@ def rebuild(store, source: str, params: PipelineParams, embedder, outputs: Path 
             title: str | None = None) -> RebuildResult:
     """Build the source's map from storage, render it and save it as a snapshot. A build
     that someone opted out of while it ran is thrown away and done again."""
+    from pipeline.build import build_map  # UMAP, HDBSCAN: only when building
+
     previous = store.latest_snapshot(source)
     for _ in range(MAX_ATTEMPTS):
         result = build_map(store.documents(source), params, embedder, cache=store,

@@ -51,6 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("refresh_cooldown_minutes", "10", "Minimum time between two `refresh` commands.", integer(0, 1440)),
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
     Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
+    Setting("embedding_max_tokens", "", "Cut each text at this many word pieces (empty: the model's limit, 256 for the bundled one).", optional(integer(16, 8192))),
     Setting("data_dir", "batchviz-data", "Database and maps folder, relative to this file's folder."),
     Setting("web_mode", "serve", "serve: the bot serves maps; dir: only write them to map_dir; off.", choice("serve", "dir", "off")),
     Setting("web_host", "127.0.0.1", "Address the map web server listens on."),
@@ -113,6 +114,7 @@ class Settings:
     refresh_cooldown_minutes: int
     embedding_model: str
     embedding_prefix: str
+    embedding_max_tokens: int | None
     data_dir: Path
     web_mode: str
     web_host: str
@@ -151,6 +153,12 @@ class Settings:
             neighbours_k=self.neighbours_k,
             random_state=self.random_state,
         )
+
+    def embedder(self):
+        """The embedder these settings name (the model is loaded on first use)."""
+        from pipeline.embed import load_embedder
+
+        return load_embedder(self.embedding_model or None, self.embedding_prefix, max_tokens=self.embedding_max_tokens)
 
     def source(self, name: str) -> Source:
         for source in self.sources:

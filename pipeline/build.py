@@ -24,7 +24,7 @@ from pipeline.errors import PipelineError
 from pipeline.keywords import check_mode, cluster_keywords
 from pipeline.neighbours import nearest
 from pipeline.params import PipelineParams
-from pipeline.reduce import Reducer
+from pipeline.reduce import Reducer, import_libraries
 from pipeline.result import Cluster, MapResult
 from pipeline.stable import HIGH_WATER_KEY, high_water_mark, renumber
 
@@ -64,7 +64,7 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
     resolved = adaptive_params(len(docs), params)
     timer = StageTimer(progress)
     with timer("embed"):
-        embeddings = embed_documents(docs, embedder, cache)
+        embeddings = embed_documents(docs, embedder, cache, before_encoding=import_libraries)
     with timer("reduce_clusters"):
         space = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0).fit_transform(embeddings)
     with timer("cluster"):

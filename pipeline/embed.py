@@ -6,7 +6,12 @@ is loaded the ordinary sentence-transformers way (a hub name may download); a mo
 that cannot be loaded raises ``ModelLoadError`` naming the ``embedding_model`` setting.
 Loaded models are shared per process: a long-running bot and a test session load once.
 The model is loaded only when a text must be encoded: a rebuild whose texts are all
-cached never imports torch.
+cached never imports torch. ``load_in_background`` starts that load in a thread, so a
+cold build reads and checks its documents meanwhile.
+
+How texts are fed: ``max_tokens`` cuts each text at that many word pieces (empty: the
+model's own limit, 256 for the bundled model, which was trained on 128). The library
+already sorts each call's texts by length, so a batch holds texts of similar length.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from pipeline.documents import Document
 from pipeline.errors import ModelLoadError
@@ -26,7 +30,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 SETTING = "embedding_model"
 
-_MODELS: dict[tuple[str, str], object] = {}  # (name or path, device) → SentenceTransformer
+_MODELS: dict[tuple, object] = {}  # (name or path, device, max tokens) → SentenceTransformer
 _MODELS_LOCK = threading.Lock()
 
 
@@ -55,8 +59,10 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (``None``: the bundled one)."""
 
     def __init__(self, model: str | None = None, prefix: str = "", batch_size: int = 32,
-                 show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False):
+                 show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False,
+                 max_tokens: int | None = None):
         self.model = model
+        self.max_tokens = max_tokens
         self.prefix = prefix
         self.batch_size = batch_size
         self.show_progress = show_progress
@@ -70,7 +76,8 @@ class SentenceTransformerEmbedder:
     @property
     def model_id(self) -> str:
         name = DEFAULT_MODEL if self.bundled else self.model
-        return f"{name}|{self.prefix}" if self.prefix else name
+        name = f"{name}|{self.prefix}" if self.prefix else name
+        return f"{name}|max{self.max_tokens}" if self.max_tokens else name
 
     @property
     def dim(self) -> int:
@@ -79,9 +86,9 @@ class SentenceTransformerEmbedder:
         return int(get_dim())
 
     def load(self):
-        """The loaded model, shared with every embedder of the same model and device."""
+        """The loaded model, shared with every embedder of the same model and options."""
         source = _bundled_path() if self.bundled else self.model
-        key = (source, self.device)
+        key = (source, self.device, self.max_tokens)
         with _MODELS_LOCK:
             if key not in _MODELS:
                 _MODELS[key] = self._load(source)
@@ -91,13 +98,29 @@ class SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
-            return SentenceTransformer(source, device=self.device, trust_remote_code=self.trust_remote_code)
+            model = SentenceTransformer(source, device=self.device, trust_remote_code=self.trust_remote_code)
+            if self.max_tokens:
+                model.max_seq_length = self.max_tokens
+            return model
         except Exception as exc:  # any failure of a third-party loader means the same to the user
             shown = "the bundled all-MiniLM-L6-v2" if self.bundled else repr(self.model)
             raise ModelLoadError(
                 f"{SETTING} = {shown} cannot be loaded ({type(exc).__name__}: {exc}); "
                 f"set {SETTING} to a sentence-transformers model name or folder, or leave it empty"
             ) from exc
+
+    def load_in_background(self) -> threading.Thread:
+        """Start loading the model in a daemon thread; ``load`` (and so ``encode``) waits for
+        it. A failure is not raised there: the next ``load`` tries again and raises."""
+        def load_quietly():
+            try:
+                self.load()
+            except ModelLoadError:
+                pass
+
+        thread = threading.Thread(target=load_quietly, name="load-embedding-model", daemon=True)
+        thread.start()
+        return thread
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -142,15 +165,18 @@ class HashingEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        from sklearn.feature_extraction.text import HashingVectorizer
+
         vectorizer = HashingVectorizer(n_features=self.dim, analyzer=_terms, alternate_sign=False, norm=None)
         return _normalised(vectorizer.transform(list(texts)).toarray())
 
 
-def load_embedder(name: str | None, prefix: str = "", **kwargs) -> Embedder:
-    """The embedder for the ``embedding_model`` setting: "hashing", a model, or None."""
+def load_embedder(name: str | None, prefix: str = "", max_tokens: int | None = None, **kwargs) -> Embedder:
+    """The embedder for the ``embedding_model`` setting: "hashing", a model, or None
+    (``max_tokens``: the ``embedding_max_tokens`` setting; hashing reads whole texts)."""
     if name == "hashing":
         return HashingEmbedder(**kwargs)
-    return SentenceTransformerEmbedder(name or None, prefix=prefix, **kwargs)
+    return SentenceTransformerEmbedder(name or None, prefix=prefix, max_tokens=max_tokens, **kwargs)
 
 
 class MemoryCache:
@@ -176,17 +202,26 @@ class EmbedStats:
 
 
 def embed_documents(docs: Sequence[Document], embedder: Embedder,
-                    cache: EmbeddingCache | None = None) -> np.ndarray:
+                    cache: EmbeddingCache | None = None, before_encoding=None) -> np.ndarray:
     """One vector per document; only texts missing from ``cache`` are encoded."""
-    return embed_documents_report(docs, embedder, cache)[0]
+    return embed_documents_report(docs, embedder, cache, before_encoding)[0]
 
 
 def embed_documents_report(docs: Sequence[Document], embedder: Embedder,
-                           cache: EmbeddingCache | None = None) -> tuple[np.ndarray, EmbedStats]:
-    """Like ``embed_documents``, also saying how many texts were cached and encoded."""
+                           cache: EmbeddingCache | None = None,
+                           before_encoding=None) -> tuple[np.ndarray, EmbedStats]:
+    """Like ``embed_documents``, also saying how many texts were cached and encoded.
+
+    When some text must be encoded, the model starts loading in the background and
+    ``before_encoding()`` (if given) runs meanwhile: other start-up work of a cold build.
+    """
     texts = {doc.text_hash: doc.text for doc in docs}  # identical texts encoded once
     found = cache.get_embeddings(embedder.model_id, list(texts)) if cache is not None else {}
     missing = [h for h in texts if h not in found]
+    if missing and hasattr(embedder, "load_in_background"):
+        embedder.load_in_background()
+    if missing and before_encoding is not None:
+        before_encoding()
     # all cached: the model is not even loaded (seconds for a fresh process)
     new = dict(zip(missing, embedder.encode([texts[h] for h in missing]))) if missing else {}
     if cache is not None and new:

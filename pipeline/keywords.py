@@ -46,7 +46,6 @@ import re
 from collections import Counter
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
@@ -74,6 +73,8 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
 
     A term and its plural count as one; ``terms`` holds the form most people wrote.
     """
+    from sklearn.feature_extraction.text import CountVectorizer  # here: the chat path imports this module
+
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])

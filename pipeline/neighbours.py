@@ -18,11 +18,10 @@ engine", not also "engine"). In a batch of ``MIN_DOCS_FOR_DF`` or more, a term m
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterator
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.keywords import phrases, select, singular
 from pipeline.result import Neighbour
@@ -131,8 +130,10 @@ def expand(unit: np.ndarray, k: int, block: int = BLOCK) -> np.ndarray:
     return normalised(unit + np.einsum("nk,nkd->nd", weights, unit[index]))
 
 
-def neighbour_overlap(unit: np.ndarray, k: int, block: int = BLOCK) -> sparse.csr_matrix:
+def neighbour_overlap(unit: np.ndarray, k: int, block: int = BLOCK):
     """Sparse n × n Jaccard overlap of the rows' neighbourhoods (each row and its ``k`` nearest)."""
+    from scipy import sparse
+
     n = len(unit)
     if k < 1:
         return sparse.csr_matrix((n, n), dtype=np.float32)
@@ -175,18 +176,32 @@ def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[
     return [flat[i * k:(i + 1) * k] for i in range(n)]
 
 
-def pair_words(texts: list[str], left: np.ndarray, right: np.ndarray, shared: int) -> list[list[str]]:
-    """For each pair (left[p], right[p]), up to ``shared`` words both texts use, best first."""
-    words: list[list[str]] = [[] for _ in range(len(left))]
-    if shared <= 0 or not len(left):
-        return words
+@lru_cache(maxsize=2)
+def term_weights(texts: tuple[str, ...]):
+    """(vocabulary, TF-IDF rows) of the texts, or None when no text has a meaningful word.
+
+    Kept for the last two sets of texts: answering `near me` on a stored map reuses the
+    map's weights instead of fitting them again over everyone's text for each question.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
     try:
-        max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
         weights = TfidfVectorizer(analyzer=terms, sublinear_tf=True, max_df=max_df).fit(texts)
     except ValueError:  # no text has a single meaningful word
+        return None
+    return weights.get_feature_names_out(), weights.transform(texts).tocsr()
+
+
+def pair_words(texts: list[str], left: np.ndarray, right: np.ndarray, shared: int) -> list[list[str]]:
+    """For each pair (left[p], right[p]), up to ``shared`` words both texts use, best first."""
+    from scipy import sparse  # here: importing this module (the chat path does) stays light
+
+    words: list[list[str]] = [[] for _ in range(len(left))]
+    fitted = term_weights(tuple(texts)) if shared > 0 and len(left) else None
+    if fitted is None:
         return words
-    vocabulary = weights.get_feature_names_out()
-    tfidf = weights.transform(texts).tocsr()
+    vocabulary, tfidf = fitted
     products = sparse.csr_matrix(tfidf[left].multiply(tfidf[right]))
     written: dict[int, dict[str, str]] = {}
     for pair in range(len(left)):

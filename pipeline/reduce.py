@@ -12,14 +12,18 @@ UMAP would otherwise compute all pairwise distances with one Python call per pai
 
 UMAP's numba functions take ~8 s to compile; most of them are not marked for numba's
 on-disk cache, so every fresh process (each ``batchviz map``) paid that again.
-``enable_numba_cache`` turns the cache on for them before the first fit.
+``enable_numba_cache`` turns the cache on for them before the first fit, with each
+dispatcher's ``enable_caching()``, and ``numba_cache_dir`` says where the cache lives
+through numba's documented ``NUMBA_CACHE_DIR`` variable, set before numba is imported.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -34,8 +38,27 @@ _CACHE_LOCK = threading.Lock()
 _cache_enabled = False
 
 
+def numba_cache_dir() -> str | None:
+    """Where numba keeps compiled functions: ``$NUMBA_CACHE_DIR`` if set, else batchviz's
+    folder in the user's cache (``$XDG_CACHE_HOME/batchviz/numba``, ``~/.cache/...``).
+
+    The variable is read when numba is imported, so this is called before the first import
+    of UMAP; once numba is loaded it is left alone (None: numba's own choice then).
+    """
+    if "NUMBA_CACHE_DIR" not in os.environ and "numba" not in sys.modules:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(base) / "batchviz" / "numba")
+    return os.environ.get("NUMBA_CACHE_DIR")
+
+
+def import_libraries() -> None:
+    """Import UMAP (and with it numba) now: a cold build does it while the model loads."""
+    _umap_class()
+
+
 def _umap_class():
     """The UMAP estimator, imported without its import-time warnings (TensorFlow, numba)."""
+    numba_cache_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from umap import UMAP
@@ -46,46 +69,47 @@ def _umap_class():
 def enable_numba_cache() -> int:
     """Keep the compiled numba functions of UMAP (and pynndescent) on disk; once per process.
 
-    A fresh process then loads them instead of compiling (a 100-person fit: ~9 s → <1 s).
-    Numba picks the place: ``$NUMBA_CACHE_DIR`` if the user set one, else ``__pycache__``
-    beside the library if writable, else the user's cache (``~/.cache/numba``). A function
-    no place can hold stays uncached: slower, never an error. Returns how many functions
-    were switched on (0 after the first call).
+    A fresh process then loads them instead of compiling (a 100-person fit: ~9 s → <1 s),
+    from ``numba_cache_dir()``. A function no place can hold stays uncached: slower, never
+    an error. Returns how many functions were switched on (0 after the first call).
     """
     global _cache_enabled
-    from numba.core.caching import NullCache
-    from numba.core.dispatcher import Dispatcher
-
     with _CACHE_LOCK:
         if _cache_enabled:
             return 0
         _cache_enabled = True
-        return sum(_try_enable(d) for d in _uncached(_jitted_functions(Dispatcher), NullCache))
+        return sum(_try_enable(d) for d in _serial(_jitted_functions()))
 
 
-def _jitted_functions(dispatcher_type) -> dict:
+def _is_dispatcher(value) -> bool:
+    """A numba-compiled function (a dispatcher): it can cache, and knows its Python function."""
+    return callable(getattr(value, "enable_caching", None)) and hasattr(value, "py_func")
+
+
+def _jitted_functions() -> dict:
     """Python function → the numba dispatchers made of it, in the loaded JIT_PACKAGES."""
     found: dict = {}
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] in JIT_PACKAGES and module is not None:
             for value in list(vars(module).values()):
-                if isinstance(value, dispatcher_type):
+                if _is_dispatcher(value):
                     found.setdefault(value.py_func, {})[id(value)] = value
     return {func: list(dispatchers.values()) for func, dispatchers in found.items()}
 
 
-def _uncached(jitted: dict, null_cache_type) -> list:
-    """The dispatchers to cache: not cached yet, and of a function jitted once.
+def _serial(jitted: dict) -> list:
+    """The dispatchers to cache: every function jitted once, and the serial one of twins.
 
     Numba keys its cache by function and signature, not by options: umap jits one
     function twice (serial and ``parallel=True``), and a cached parallel variant loaded for
     the serial one would break seeded layouts. Of such twins only the serial one is kept.
+    Functions the library already caches are switched on again: the same cache.
     """
     chosen = []
     for dispatchers in jitted.values():
         if len(dispatchers) > 1:
             dispatchers = [d for d in dispatchers if not d.targetoptions.get("parallel")][:1]
-        chosen += [d for d in dispatchers if isinstance(getattr(d, "_cache", None), null_cache_type)]
+        chosen += dispatchers
     return chosen
 
 

@@ -9,13 +9,14 @@ the place, feelings about joining, vague verbs, adjectives and nouns of wanting 
 kept, and so is "learning" (as in machine learning): here they are interests. The little
 words of Spanish, Portuguese, French, Italian and German are stop words too
 (``OTHER_LANGUAGES``). ``GENERIC_WORDS`` are words too broad to be a group's name alone.
+The list is made on first use, so importing this module (the chat path does) does not
+import scikit-learn.
 """
 
 from __future__ import annotations
 
 import re
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from functools import cache
 
 GREETINGS = {
     "hi", "hello", "hey", "hiya", "howdy", "folks", "everyone", "everybody", "all", "y'all", "yall",
@@ -84,10 +85,21 @@ GENERIC_WORDS = frozenset({
 # scikit-learn's list has a few words that are real interests in a programmers' community
 TOPICAL = {"computer", "systems"}
 
-STOP_WORDS: frozenset[str] = frozenset(
-    (ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
-    | OTHER_LANGUAGES
-)
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """The whole list (also ``STOP_WORDS``, read the same way)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset((ENGLISH_STOP_WORDS - TOPICAL) | GREETINGS | BATCH_TALK | FEELINGS | VAGUE | CONTRACTIONS
+                     | OTHER_LANGUAGES)
+
+
+def __getattr__(name: str):  # ``STOP_WORDS``, made on first use
+    if name == "STOP_WORDS":
+        return stop_words()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # letters/digits, optionally joined by one apostrophe (i'm), with a "++" or "#" tail (c++, c#)
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
@@ -100,7 +112,7 @@ def words(text: str) -> list[str]:
 
 def is_content(word: str) -> bool:
     """Whether a lowercased ``word`` says something: no stop word, number or single letter."""
-    return len(word) > 1 and not word.isdigit() and word not in STOP_WORDS
+    return len(word) > 1 and not word.isdigit() and word not in stop_words()
 
 
 def tokens(text: str) -> list[str]:

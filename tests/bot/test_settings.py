@@ -20,7 +20,7 @@ BAD_VALUES = {
     "timezone": "Mars/Olympus", "debounce_minutes": "soon", "refresh_cooldown_minutes": "-1",
     "web_mode": "cloud", "web_port": "70000", "public_url": "ftp://x", "link_ttl_hours": "0",
     "pseudonymize": "maybe", "components": "4", "neighbours_k": "50", "keywords": "lda",
-    "min_cluster_size": "1", "random_state": "seed", "log_level": "loud",
+    "min_cluster_size": "1", "random_state": "seed", "log_level": "loud", "embedding_max_tokens": "8",
 }
 
 

@@ -65,6 +65,30 @@ def test_prefix_changes_model_id_and_vectors(real_embedder):
 
 
 @pytest.mark.model
+def test_max_tokens_cuts_long_texts_and_keys_the_cache(real_embedder):
+    """With max_tokens=16 two texts that differ only after their first ~30 words get the same
+    vector; the whole texts do not. The cut is part of the cache key."""
+    start = " ".join(["rust compilers and borrow checkers"] * 6)
+    texts = [start + " and also gardening", start + " and sourdough bread baking on weekends"]
+    short = SentenceTransformerEmbedder(max_tokens=16)
+    assert short.model_id == "all-MiniLM-L6-v2|max16" and real_embedder.model_id == "all-MiniLM-L6-v2"
+    cut = short.encode(texts)
+    assert np.allclose(cut[0], cut[1], atol=1e-5)
+    assert not np.allclose(*real_embedder.encode(texts), atol=1e-3)
+
+
+def test_max_tokens_setting_reaches_the_embedder(tmp_path):
+    """embedding_max_tokens in the zuliprc is the embedder's cut; empty is the model's own."""
+    from bot.settings import load_settings
+
+    path = tmp_path / "zuliprc"
+    path.write_text("[batchviz]\nembedding_max_tokens = 128\n", encoding="utf-8")
+    assert load_settings(path).embedder().max_tokens == 128
+    path.write_text("[batchviz]\nembedding_max_tokens =\n", encoding="utf-8")
+    assert load_settings(path).embedder().max_tokens is None
+
+
+@pytest.mark.model
 def test_cache_encodes_only_new_and_edited_texts(real_embedder):
     """A second run encodes nothing; editing one text encodes just that one, with the same vectors elsewhere."""
     cache = MemoryCache()

@@ -122,3 +122,22 @@ def test_function_numba_cannot_cache_stays_uncached():
     exec("def double(x):\n    return 2 * x\n", namespace)
     jitted = numba.njit(namespace["double"])
     assert _try_enable(jitted) == 0 and jitted(21) == 42
+
+
+def test_compiled_umap_functions_are_kept_in_batchvizs_cache_folder(tmp_path):
+    """A fresh process keeps UMAP's compiled functions under $XDG_CACHE_HOME/batchviz/numba,
+    through NUMBA_CACHE_DIR (set before numba is imported), not beside the library."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import numpy as np; from pipeline.reduce import Reducer; "
+            "r = Reducer(); r.fit_transform(np.random.default_rng(0).normal(size=(20, 8))); "
+            "import os; print(r.method_, os.environ['NUMBA_CACHE_DIR'])")
+    env = {"PYTHONPATH": str(root), "XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "batchviz" / "numba"
+    assert done.stdout.split() == ["umap", str(folder)]
+    assert any(folder.glob("umap_*/*.nbi")), "no compiled UMAP function index in the cache folder"
