@@ -110,3 +110,23 @@ def _first_message_of(person, stream: str) -> int:
     found = person.client.get_messages({"anchor": "oldest", "num_before": 0, "num_after": 1,
                                         "narrow": narrow, "apply_markdown": False})
     return int(found["messages"][0]["id"])
+
+
+def test_one_hello_in_a_stream_the_bot_is_added_to(world, bot_process):
+    """Subscribed to a new stream while it runs, the bot says one short hello there, and
+    reacts to a new intro with an emoji."""
+    people, welcome, _ = _world_with_intros(world)
+    bot = bot_process(welcome).start()
+    bot.wait_log(r"Registered event queue")
+    lounge = world.stream("lounge", people.values(), with_bot=False)
+    world.server.admin.add_subscriptions([{"name": lounge}], principals=[world.server.bot_id])
+    topic = [{"operator": "stream", "operand": lounge}]
+    [hello] = wait_for(lambda: people["Ada"].bot_replies(topic), "the hello")
+    assert hello["content"].startswith("Hello!")
+    newcomer = world.person("Hal")
+    world.server.admin.add_subscriptions([{"name": welcome}], principals=[newcomer.user_id])
+    sent = newcomer.post(welcome, TOPIC, "Hi! I restore old radios and write about them.")
+    reacted = lambda: [r for r in newcomer.client.get_messages({  # noqa: E731
+        "anchor": sent, "num_before": 0, "num_after": 0, "narrow": []})["messages"][0]["reactions"]
+        if r["user_id"] == world.server.bot_id]
+    assert wait_for(reacted, "the reaction to the new intro")[0]["emoji_name"] == "wave"
