@@ -67,10 +67,8 @@ def test_a_reply_whose_answer_was_lost_is_not_sent_twice(realm, start_bot, wait_
     before it sends again, and the person gets one reply."""
     bot = start_bot()
     realm.server.lose_answer_next(1, path_prefix="/messages", status=502)
-    realm.server.send_dm(realm.alice, realm.bot, "help")
-    wait_for(lambda: realm.server.count("GET /messages") and bot.store.inbox_state(
-        max(m.id for m in realm.server.realm.messages.values() if m.sender_id == realm.alice.user_id))
-        == "answered", what="the command marked answered")
+    asked = realm.server.send_dm(realm.alice, realm.bot, "help")
+    wait_for(lambda: bot.store.inbox_state(asked) == "answered", what="the command marked answered")
     assert len(dm_replies(realm, realm.alice)) == 1
 
 

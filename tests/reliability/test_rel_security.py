@@ -107,7 +107,8 @@ def test_api_key_appears_nowhere(mapped, realm, caplog, wait_for):
         realm.server.send_dm(realm.people[0], realm.bot, text)
     wait_for(lambda: len(replies_to(realm.server, realm.bot, realm.people[0])) == 5, 30,
              "5 answers (refresh: at once, then its result)")
-    chat = [m.content for m in realm.server.realm.messages.values()]
+    with realm.server.realm.lock:  # the bot may still be sending
+        chat = [m.content for m in realm.server.realm.messages.values()]
     pages = [p.read_bytes() for p in bot.settings.data_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".png")]
     assert pages
     assert key not in caplog.text and key not in repr(bot.settings)

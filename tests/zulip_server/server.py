@@ -136,8 +136,9 @@ class ZulipTestServer:
                 then()
 
     def messages_sent_by(self, user) -> list[Message]:
-        user_id = self.realm.user(user).user_id
-        return sorted((m for m in self.realm.messages.values() if m.sender_id == user_id), key=lambda m: m.id)
+        with self.realm.lock:  # the server's threads add messages meanwhile
+            user_id = self.realm.user(user).user_id
+            return sorted((m for m in self.realm.messages.values() if m.sender_id == user_id), key=lambda m: m.id)
 
     @property
     def uploads(self) -> dict[str, Upload]:
