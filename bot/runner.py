@@ -36,7 +36,7 @@ EVENT_TYPES = ["message", "update_message", "delete_message", "subscription"]
 # Zulip has required `notification_settings_null` since 2.1 (by accident, kept since).
 CLIENT_CAPABILITIES = {"notification_settings_null": False, "bulk_message_deletion": True}
 ERROR_PAUSE, MAX_ERROR_PAUSE = 1.0, 30.0  # seconds between attempts while events keep failing
-EVENT_ATTEMPTS = 6  # about a minute of retries before one event is given up
+EVENT_ATTEMPTS = 6  # five waits of 1, 2, 4, 8, 16 s: about 30 s before one event is given up
 COMMANDS_SEEN_KEY = "commands.seen_through"  # every message up to this id was checked for commands
 COMMAND_NARROWS = ([{"operator": "is", "operand": "dm"}], [{"operator": "is", "operand": "mentioned"}])
 COMMAND_PAGE = 200
