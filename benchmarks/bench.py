@@ -14,8 +14,8 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   ``build_map`` twice on the warm cache: ``warm-1`` (the first build of the process, with
   numba compiling) and ``warm-2`` (a rebuild inside a long-running process);
 - on the warm-2 map, each chat command once, with its peak memory (``commands.py``), and
-  (up to 5,000 people) each command's answer time p50/p99 while another thread rebuilds
-  the map (``scale.py``);
+  (up to 5,000 people) each command's answer time p50/p99 while the bot's build worker
+  process rebuilds the map (``scale.py``);
 - ``one-new``: one more person after warm-2 (one text to encode, UMAP fitted again);
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
   interleaved (the ``embedding_max_tokens`` setting).
@@ -166,7 +166,7 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int) 
     rows.append(one_new(size, docs, embedder, cache, previous))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
               "commands": command_peaks(previous), "cut": cut_speedup(embedder, docs, model),
-              "answers": scale.answer_times(previous, docs, embedder, cache, repeats) if size <= ANSWER_SIZES else {}}
+              "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
 
 
