@@ -65,11 +65,13 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
             answerer.latest_map()
             builds = WorkerProcess()
             job = BuildJob(database, None, "bench", PipelineParams(), EmbedderSpec(model))
-            builds.run(job)  # the worker started, its functions compiled: now the rebuilds to answer beside
+            builds.run(job)
+            answerer.warm()  # the worker started, its functions compiled: now the rebuilds to answer beside
 
             def rebuild_loop():
                 while not stop.is_set():
                     builds.run(job)
+                    answerer.warm()  # as the bot does after each build
                     rebuilds[0] += 1
 
             worker = threading.Thread(target=rebuild_loop, name="bench-rebuild", daemon=True)

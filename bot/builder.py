@@ -14,6 +14,10 @@ next schedule tries again). The worker ignores SIGINT and SIGTERM: the bot stops
 build under way has written its snapshot. If the bot itself is killed, the worker
 notices within a second that its parent is gone and exits.
 
+The worker is spawned, so it imports the program's main module again: a script that
+builds through it keeps its own work under ``if __name__ == "__main__":`` (``bot.cli`` and
+the benchmarks do).
+
 A bot given an embedder object (the tests' way to hold or break a build) builds in its
 own process instead, with that object: ``InProcessBuilds``.
 """

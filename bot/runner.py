@@ -281,9 +281,11 @@ class Bot:
     def _rebuild(self, source) -> service.RebuildResult:
         s = self.settings
         names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
-        return self.builds.run(BuildJob(
+        built = self.builds.run(BuildJob(
             s.database, s.map_retention_days, source.name, s.pipeline_params(), s.embedder_spec(),
             outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}"))
+        self.answerers[source.name].warm()
+        return built
 
     def refresh_stale(self) -> None:
         for source in self.settings.sources:
