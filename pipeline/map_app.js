@@ -31,7 +31,6 @@
     trace.x = []; trace.y = []; trace.text = [];
     if (is3d) trace.z = [];
   });
-  var suggestions = document.createDocumentFragment();
   people.forEach(function (p, i) {
     var g = byNumber[p.group], trace = fig.data[g.curve];
     byPoint[g.curve + ":" + trace.x.length] = i;
@@ -39,11 +38,18 @@
     if (is3d) trace.z.push(p.xyz[2]);
     trace.text.push(["<b>" + plotlyText(p.name) + "</b>", plotlyText(g.member)]
       .concat(p.intro ? p.intro.split("\n").map(plotlyText) : []).join("<br>"));
-    var option = document.createElement("option");
-    option.value = p.name;
-    suggestions.appendChild(option);
   });
-  $("bv-names").appendChild(suggestions);
+
+  function suggest() {  // the names the search box offers, made when it is first used
+    if ($("bv-names").childElementCount) return;
+    var options = document.createDocumentFragment();
+    people.forEach(function (p) {
+      var option = document.createElement("option");
+      option.value = p.name;
+      options.appendChild(option);
+    });
+    $("bv-names").appendChild(options);
+  }
 
   function showGroup(number) {
     var visible = fig.data.map(function (t, k) {
@@ -179,6 +185,7 @@
   });
   $("bv-search").addEventListener("submit", function (event) { event.preventDefault(); search(false); });
   $("bv-query").addEventListener("input", function () { search(true); });
+  $("bv-query").addEventListener("focus", suggest);
   window.addEventListener("hashchange", personal);
 
   Plotly.newPlot(gd, fig.data, fig.layout, fig.config).then(function () {

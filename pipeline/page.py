@@ -100,7 +100,7 @@ header p { margin: 0.1rem 0; color: #555; }
 #bv-person h2 { margin: 0 0 0.3rem; font-size: 1.15rem; overflow-wrap: anywhere; }
 #bv-person p { overflow-wrap: anywhere; }
 #bv-list { padding: 0.5rem 1rem 2rem; }
-#bv-list section { margin-bottom: 1rem; }
+#bv-list section { margin-bottom: 1rem; content-visibility: auto; contain-intrinsic-size: auto 12rem; }
 #bv-list h3 { margin: 0.6rem 0 0.2rem; font-size: 1.05rem; }
 #bv-list li { display: inline-block; margin: 0.15rem; }
 #bv-list button { font: inherit; padding: 0.3rem 0.5rem; background: #f6f6f6; border: 1px solid #ccc;

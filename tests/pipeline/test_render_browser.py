@@ -354,6 +354,8 @@ def test_list_view_and_card_keep_hostile_text_inert(browser, tmp_path):
     browser.find_element(By.ID, "bv-query").send_keys(HOSTILE_NAMES[0], Keys.ENTER)
     wait_picked(browser, 0)
     assert browser.execute_script(CARD)["name"] == HOSTILE_NAMES[0]
+    suggested = browser.execute_script("return Array.from(document.querySelectorAll('#bv-names option'), o => o.value)")
+    assert sorted(suggested) == sorted(listed)  # the search box offers every name, as characters
     state = browser.execute_script(INJECTED)
     assert state["pwned"] == "undefined" and state["imgs"] == state["handlers"] == 0
     assert state["links"] == 1  # the card's own DM link
