@@ -86,6 +86,7 @@ def test_every_person_is_in_the_rendered_traces(hostile_page):
     texts = [text for t in traces if t["hoverinfo"] != "skip" for text in t["text"]]
     firsts = sorted(text.split("<br>")[0] for text in texts)
     assert firsts == sorted(f"<b>{html.escape(doc.name, quote=False)}</b>" for doc in result.people)
+    assert sorted(texts) == sorted(render.hover_text(result, i) for i in range(len(result)))  # made in the page
 
 
 def test_hover_label_shows_names_as_literal_text(hostile_page, browser):
