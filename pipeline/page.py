@@ -4,9 +4,13 @@ HTML list of every group's members under it, for keyboards, phones and screen re
 One file that works offline. User text reaches the page two ways only, both inert: as
 HTML-escaped text in the lists, and as JSON inside ``<script type="application/json">``
 (never executed; ``<``, ``>`` and ``&`` are written as ``\\u`` escapes so nothing can
-close the element). The script that reads it (``map_app.js``) sets ``textContent`` only.
-The page's two scripts, plotly.js and ours, are allowed by their SHA-256 hashes in the
-Content-Security-Policy; no other script, inline handler or request is.
+close the element). The script that reads it (``map_app.js``) sets text only
+(``textContent``, an option's ``value``), and gives Plotly (the points' hover labels)
+user text with ``&``, ``<`` and ``>`` escaped, as ``render.hover_text`` does. Each
+person's text is in the page once: the script makes the points, their hover labels and
+the search's suggestions from the data. The page's two scripts, plotly.js and ours, are
+allowed by their SHA-256 hashes in the Content-Security-Policy; no other script, inline
+handler or request is.
 """
 
 from __future__ import annotations
