@@ -3,17 +3,53 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("bv-data").textContent);
-  var fig = data.figure, people = data.people, groups = data.groups;
+  var fig = data.figure, columns = data.people, groups = data.groups;
   var gd = document.getElementById("batchviz-map");
   var LINES = fig.data.length - 2, RING = fig.data.length - 1;
   var is3d = fig.data[RING].type === "scatter3d";
-  var byPoint = {};
-  people.forEach(function (p, i) { byPoint[p.c + ":" + p.p] = i; });
   var byNumber = {};
   groups.forEach(function (g) { byNumber[g.number] = g; });
 
   function $(id) { return document.getElementById(id); }
   function say(text) { $("bv-status").textContent = text; }
+
+  // Plotly reads trace text as a little HTML: user text goes in with <, > and & escaped.
+  function plotlyText(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  // The page sends each person once, a list per field; the points, their hover labels
+  // (name, group, the intro's lines) and the search's suggestions are made from it here.
+  var people = columns.name.map(function (name, i) {
+    return {name: name, key: columns.key[i], dm: columns.dm[i], group: columns.group[i],
+            intro: columns.intro[i], near: columns.near[i],
+            xyz: is3d ? [columns.x[i], columns.y[i], columns.z[i]] : [columns.x[i], columns.y[i]]};
+  });
+  var byPoint = {};
+  groups.forEach(function (g) {
+    var trace = fig.data[g.curve];
+    trace.x = []; trace.y = []; trace.text = [];
+    if (is3d) trace.z = [];
+  });
+  people.forEach(function (p, i) {
+    var g = byNumber[p.group], trace = fig.data[g.curve];
+    byPoint[g.curve + ":" + trace.x.length] = i;
+    trace.x.push(p.xyz[0]); trace.y.push(p.xyz[1]);
+    if (is3d) trace.z.push(p.xyz[2]);
+    trace.text.push(["<b>" + plotlyText(p.name) + "</b>", plotlyText(g.member)]
+      .concat(p.intro ? p.intro.split("\n").map(plotlyText) : []).join("<br>"));
+  });
+
+  function suggest() {  // the names the search box offers, made when it is first used
+    if ($("bv-names").childElementCount) return;
+    var options = document.createDocumentFragment();
+    people.forEach(function (p) {
+      var option = document.createElement("option");
+      option.value = p.name;
+      options.appendChild(option);
+    });
+    $("bv-names").appendChild(options);
+  }
 
   function showGroup(number) {
     var visible = fig.data.map(function (t, k) {
@@ -33,7 +69,7 @@
     $("bv-person-name").textContent = personal ? p.name + " (you)" : p.name;
     $("bv-person-group").textContent = g ? g.name : "not in a group";
     $("bv-person-keywords").textContent = g && g.keywords.length ? "Keywords: " + g.keywords.join(", ") : "";
-    $("bv-person-intro").textContent = p.intro;
+    $("bv-person-intro").textContent = p.intro.split("\n").join(" ");
     var dm = $("bv-person-dm");
     if (p.dm) { dm.href = p.dm; dm.hidden = false; } else { dm.removeAttribute("href"); dm.hidden = true; }
     var near = $("bv-person-near"), list = near.querySelector("ol");
@@ -48,11 +84,6 @@
     });
     near.hidden = !personal || !p.near.length;
     $("bv-person").hidden = false;
-  }
-
-  // Plotly reads trace text as a little HTML: names go in with <, > and & escaped.
-  function plotlyText(text) {
-    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
   function point(i) { var v = people[i].xyz; return is3d ? v : [v[0], v[1]]; }
@@ -154,6 +185,7 @@
   });
   $("bv-search").addEventListener("submit", function (event) { event.preventDefault(); search(false); });
   $("bv-query").addEventListener("input", function () { search(true); });
+  $("bv-query").addEventListener("focus", suggest);
   window.addEventListener("hashchange", personal);
 
   Plotly.newPlot(gd, fig.data, fig.layout, fig.config).then(function () {

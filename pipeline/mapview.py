@@ -136,7 +136,11 @@ def intro_lines(result: MapResult, index: int, names: dict[str, str] | None = No
 
 def membership(result: MapResult, index: int) -> str:
     """``"group 3 · coffee, climbing"`` or ``"not in a group"``."""
-    number = int(np.asarray(result.labels).reshape(-1)[index])
+    return group_membership(result, int(np.asarray(result.labels).reshape(-1)[index]))
+
+
+def group_membership(result: MapResult, number: int) -> str:
+    """What a member of group ``number`` is shown as: ``"group 3 · coffee, climbing"``."""
     if number == NOISE:
         return NOISE_NAME
     words = keywords(result, number)

@@ -6,13 +6,14 @@ person's vector is first averaged with their ``EXPAND_K`` most similar others (w
 by cosine, ``EXPAND_WEIGHT`` in all), then pairs are scored by the cosine of those
 vectors plus ``OVERLAP_WEIGHT`` × the Jaccard overlap of their ``OVERLAP_K`` nearest
 neighbours. Two people who share their neighbourhoods move up; a "hub" close to
-everyone but in nobody's circle moves down. Every score is computed block by block so
-memory stays at ``block × n`` whatever the number of people. The shared words of a pair
-are the words and two-word phrases ("machine learning") both texts use, ranked by the
-product of their TF-IDF weights in the two texts (IDF over everyone), so rare words both
-people care about come first. Singular and plural count as one ("kernel", "kernels"),
-shown as the first person wrote it. A phrase takes the place of its own words ("game
-engine", not also "engine"). In a batch of ``MIN_DOCS_FOR_DF`` or more, a term more than
+everyone but in nobody's circle moves down. Every score is computed block by block
+(``BLOCK`` rows against everyone, the shared words ``PAIR_BLOCK`` pairs at a time), so
+memory grows only linearly with the number of people. The shared words of a pair are
+the words and two-word phrases ("machine learning") both texts use, ranked by the product
+of their TF-IDF weights in the two texts (IDF over everyone), so rare words both people
+care about come first. Singular and plural count as one ("kernel", "kernels"), shown as
+the first person wrote it. A phrase takes the place of its own words ("game engine", not
+also "engine"). In a batch of ``MIN_DOCS_FOR_DF`` or more, a term more than
 ``MAX_DF`` of the people use is too common to explain a match and is left out.
 """
 
@@ -23,10 +24,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from pipeline.keywords import phrases, select, singular
+from pipeline.keywords import phrases, select, term_key
 from pipeline.result import Neighbour
 
-BLOCK = 1024  # rows of the similarity matrix held at once
+BLOCK = 1024  # rows scored against everyone at once (one size always: it fixes the products' rounding)
+PICK_ROWS = 128  # rows whose best are picked at once (the picking's index takes 2× the scores)
+PAIR_BLOCK = 4096  # pairs whose shared words are weighed at once
 MAX_DF = 0.25  # share of people above which a term says nothing about a pair
 MIN_DOCS_FOR_DF = 12  # below this every shared term counts: a share of a handful means little
 CANDIDATES = 3  # terms ranked per shown word, so a phrase can replace its own words
@@ -86,8 +89,13 @@ def rank(embeddings: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarray
     unit = normalised(embeddings)
     expanded = expand(unit, min(EXPAND_K, len(unit) - 1), block)
     overlap = neighbour_overlap(expanded, min(OVERLAP_K, len(unit) - 1), block)
-    index, _ = best(lambda rows: expanded[rows] @ expanded.T + OVERLAP_WEIGHT * overlap[rows].toarray(),
-                    len(unit), k, block)
+
+    def score(rows):
+        scores, near = expanded[rows] @ expanded.T, overlap[rows]
+        scores[np.repeat(np.arange(len(rows)), np.diff(near.indptr)), near.indices] += OVERLAP_WEIGHT * near.data
+        return scores
+
+    index, _ = best(score, len(unit), k, block)
     return index, np.einsum("nd,nkd->nk", unit, unit[index])
 
 
@@ -106,8 +114,10 @@ def best(score, n: int, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndar
         rows = np.arange(start, min(start + block, n))
         sims = np.asarray(score(rows), dtype=np.float32)
         sims[np.arange(len(rows)), rows] = -np.inf  # never one's own neighbour
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        part_sims = np.take_along_axis(sims, part, axis=1)
+        costs = np.negative(sims, out=sims)  # in place: argpartition picks the lowest
+        part = np.vstack([np.argpartition(costs[i:i + PICK_ROWS], k - 1, axis=1)[:, :k]
+                          for i in range(0, len(rows), PICK_ROWS)])
+        part_sims = -np.take_along_axis(costs, part, axis=1)
         order = np.lexsort((part, -part_sims), axis=1)  # by score, ties by index
         index[rows] = np.take_along_axis(part, order, axis=1)
         scores[rows] = np.take_along_axis(part_sims, order, axis=1)
@@ -151,22 +161,18 @@ def written_terms(text: str) -> list[str]:
     return [w for run in runs for w in run] + [f"{a} {b}" for run in runs for a, b in zip(run, run[1:])]
 
 
-def term_key(term: str) -> str:
-    """What two people's terms must agree on: the words in the singular."""
-    return " ".join(map(singular, term.split()))
-
-
-def terms(text: str) -> list[str]:
-    """The keys of ``text``'s terms, with repeats (the analyzer of the TF-IDF)."""
-    return [term_key(term) for term in written_terms(text)]
-
-
-def surface_forms(text: str) -> dict[str, str]:
-    """Each key of ``text``'s terms → the term as the text first writes it."""
-    found: dict[str, str] = {}
-    for term in written_terms(text):
-        found.setdefault(term_key(term), term)
-    return found
+def analysed(texts) -> tuple[list[list[str]], list[dict[str, str]]]:
+    """Each text read once: the keys of its terms with repeats (what two people's terms must
+    agree on: the words in the singular), and {key: the term as the text first wrote it}
+    for the keys the text first wrote otherwise ("kernel": "kernels")."""
+    known: dict[str, str] = {}  # written term -> key, for every text (few distinct terms)
+    keys, forms = [], []
+    for text in texts:
+        written = written_terms(text)
+        keys.append([known.get(term) or known.setdefault(term, term_key(term)) for term in written])
+        first = dict(zip(reversed(keys[-1]), reversed(written)))
+        forms.append({key: term for key, term in first.items() if key != term})
+    return keys, forms
 
 
 def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[list[str]]]:
@@ -178,37 +184,49 @@ def shared_words(texts: list[str], index: np.ndarray, shared: int) -> list[list[
 
 @lru_cache(maxsize=2)
 def term_weights(texts: tuple[str, ...]):
-    """(vocabulary, TF-IDF rows) of the texts, or None when no text has a meaningful word.
+    """(vocabulary, TF-IDF rows, written forms as ``analysed``) of the texts, or None when
+    no text has a meaningful word. The vocabulary is in alphabetical order.
 
     Kept for the last two sets of texts: answering `near me` on a stored map reuses the
     map's weights instead of fitting them again over everyone's text for each question.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    keys, forms = analysed(texts)
     max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
     try:
-        weights = TfidfVectorizer(analyzer=terms, sublinear_tf=True, max_df=max_df).fit(texts)
+        weights = TfidfVectorizer(analyzer=_as_given, sublinear_tf=True, max_df=max_df).fit(keys)
     except ValueError:  # no text has a single meaningful word
         return None
-    return weights.get_feature_names_out(), weights.transform(texts).tocsr()
+    return weights.get_feature_names_out(), weights.transform(keys).tocsr(), forms
+
+
+def _as_given(keys: list[str]) -> list[str]:
+    return keys
 
 
 def pair_words(texts: list[str], left: np.ndarray, right: np.ndarray, shared: int) -> list[list[str]]:
     """For each pair (left[p], right[p]), up to ``shared`` words both texts use, best first."""
-    from scipy import sparse  # here: importing this module (the chat path does) stays light
-
-    words: list[list[str]] = [[] for _ in range(len(left))]
     fitted = term_weights(tuple(texts)) if shared > 0 and len(left) else None
     if fitted is None:
-        return words
-    vocabulary, tfidf = fitted
-    products = sparse.csr_matrix(tfidf[left].multiply(tfidf[right]))
-    written: dict[int, dict[str, str]] = {}
-    for pair in range(len(left)):
+        return [[] for _ in range(len(left))]
+    vocabulary, tfidf, forms = fitted
+    words = []
+    for start in range(0, len(left), PAIR_BLOCK):
+        pairs = slice(start, start + PAIR_BLOCK)
+        for person, keys in zip(left[pairs], ranked_keys(tfidf[left[pairs]], tfidf[right[pairs]], vocabulary, shared)):
+            words.append([forms[person].get(key, key) for key in keys])
+    return words
+
+
+def ranked_keys(a, b, vocabulary: np.ndarray, shared: int) -> Iterator[list[str]]:
+    """For each row pair of the TF-IDF rows ``a`` and ``b``, the keys of ``select``'s best
+    ``shared`` of their terms by product of weights (ties alphabetically: the vocabulary is)."""
+    from scipy import sparse  # here: importing this module (the chat path does) stays light
+
+    products = sparse.csr_matrix(a.multiply(b))
+    for pair in range(products.shape[0]):
         start, end = products.indptr[pair], products.indptr[pair + 1]
         columns, values = products.indices[start:end], products.data[start:end]
-        best = np.lexsort((vocabulary[columns], -values))[:CANDIDATES * shared]
-        keys = select([str(w) for w in vocabulary[columns[best]]], shared)
-        own = written.setdefault(int(left[pair]), surface_forms(texts[left[pair]]))
-        words[pair] = [own.get(key, key) for key in keys]
-    return words
+        best = np.lexsort((columns, -values))[:CANDIDATES * shared]
+        yield select([str(w) for w in vocabulary[columns[best]]], shared)

@@ -4,9 +4,13 @@ HTML list of every group's members under it, for keyboards, phones and screen re
 One file that works offline. User text reaches the page two ways only, both inert: as
 HTML-escaped text in the lists, and as JSON inside ``<script type="application/json">``
 (never executed; ``<``, ``>`` and ``&`` are written as ``\\u`` escapes so nothing can
-close the element). The script that reads it (``map_app.js``) sets ``textContent`` only.
-The page's two scripts, plotly.js and ours, are allowed by their SHA-256 hashes in the
-Content-Security-Policy; no other script, inline handler or request is.
+close the element). The script that reads it (``map_app.js``) sets text only
+(``textContent``, an option's ``value``), and gives Plotly (the points' hover labels)
+user text with ``&``, ``<`` and ``>`` escaped, as ``render.hover_text`` does. Each
+person's text is in the page once: the script makes the points, their hover labels and
+the search's suggestions from the data. The page's two scripts, plotly.js and ours, are
+allowed by their SHA-256 hashes in the Content-Security-Policy; no other script, inline
+handler or request is.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pipeline.result import NOISE, MapResult
 
 APP_SCRIPT = (Path(__file__).with_name("map_app.js")).read_text(encoding="utf-8")
 NEAR_SHOWN = 5  # lines drawn to someone's nearest people
+COORD_DECIMALS = 4  # of a point's place: a ten-thousandth of a map unit is far below a pixel
 _JSON_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 PAGE = """<!doctype html>
@@ -46,7 +51,7 @@ PAGE = """<!doctype html>
 <label for="bv-query">Find a person</label>
 <input id="bv-query" type="search" list="bv-names" autocomplete="off">
 <button type="submit">Find</button>
-<datalist id="bv-names">{options}</datalist>
+<datalist id="bv-names"></datalist>
 </form>
 <p id="bv-status" role="status" aria-live="polite"></p>
 <div id="batchviz-map" role="img" aria-label="Map of the introductions; the same groups are listed as text below"></div>
@@ -99,7 +104,7 @@ header p { margin: 0.1rem 0; color: #555; }
 #bv-person h2 { margin: 0 0 0.3rem; font-size: 1.15rem; overflow-wrap: anywhere; }
 #bv-person p { overflow-wrap: anywhere; }
 #bv-list { padding: 0.5rem 1rem 2rem; }
-#bv-list section { margin-bottom: 1rem; }
+#bv-list section { margin-bottom: 1rem; content-visibility: auto; contain-intrinsic-size: auto 12rem; }
 #bv-list h3 { margin: 0.6rem 0 0.2rem; font-size: 1.05rem; }
 #bv-list li { display: inline-block; margin: 0.15rem; }
 #bv-list button { font: inherit; padding: 0.3rem 0.5rem; background: #f6f6f6; border: 1px solid #ccc;
@@ -152,27 +157,24 @@ def _renamed(result: MapResult, index: int, names: dict[str, str] | None) -> boo
     return (names or {}).get(doc.person_id, doc.name) != doc.name
 
 
-def people_data(result: MapResult, names, site, places: dict[int, tuple[int, int]]) -> list[dict]:
-    """What the script needs per person. Someone shown under a pseudonym gets no key and
-    no DM link: either would tell who they are."""
-    xyz = mapview.points(result)
+def people_data(result: MapResult, names, site) -> dict[str, list]:
+    """What the script needs per person, a list per field (the names of the fields once,
+    not once per person). The script draws the points and their hover labels from it:
+    the page holds each text once. ``intro`` is in lines (``\\n``) as the hover shows it.
+    Someone shown under a pseudonym gets no key and no DM link: either would tell who they are."""
+    xyz = np.round(mapview.points(result), COORD_DECIMALS)
     labels = np.asarray(result.labels, dtype=int).reshape(-1)
-    rows = []
-    for i, doc in enumerate(result.people):
-        hidden = _renamed(result, i, names)
-        near = result.neighbours[i] if i < len(result.neighbours) else []
-        rows.append({
-            "name": mapview.display_name(result, i, names),
-            "key": None if hidden else doc.person_id,
-            "dm": None if hidden else dm_link(site, doc.person_id),
-            "group": int(labels[i]),
-            "intro": " ".join(mapview.intro_lines(result, i, names)),
-            "near": [int(n.index) for n in near[:NEAR_SHOWN]],
-            "xyz": [round(float(v), 5) for v in xyz[i]],
-            "c": places[i][0],
-            "p": places[i][1],
-        })
-    return rows
+    hidden = [_renamed(result, i, names) for i in range(len(result))]
+    near = [result.neighbours[i] if i < len(result.neighbours) else [] for i in range(len(result))]
+    return {
+        "name": [mapview.display_name(result, i, names) for i in range(len(result))],
+        "key": [None if hide else doc.person_id for doc, hide in zip(result.people, hidden)],
+        "dm": [None if hide else dm_link(site, doc.person_id) for doc, hide in zip(result.people, hidden)],
+        "group": labels.tolist(),
+        "intro": ["\n".join(mapview.intro_lines(result, i, names)) for i in range(len(result))],
+        "near": [[int(n.index) for n in row[:NEAR_SHOWN]] for row in near],
+        **{axis: xyz[:, d].tolist() for d, axis in enumerate("xyz"[:xyz.shape[1]])},
+    }
 
 
 def groups_data(result: MapResult, groups, colours, curves: dict[int, int]) -> list[dict]:
@@ -183,6 +185,7 @@ def groups_data(result: MapResult, groups, colours, curves: dict[int, int]) -> l
         "size": len(g.indices),
         "colour": colours[g.number],
         "curve": curves[g.number],
+        "member": mapview.group_membership(result, g.number),
     } for g in groups]
 
 
@@ -206,16 +209,16 @@ def group_button(group: dict) -> str:
             f'{_e(_first_up(group["name"]))} ({_people_count(group["size"])}){about}</button></li>')
 
 
-def group_list(group: dict, people: list[dict], indices) -> str:
+def group_list(group: dict, people: dict[str, list], indices) -> str:
     words = ", ".join(group["keywords"])
-    members = "".join(f'<li><button type="button" data-person="{int(i)}">{_e(people[int(i)]["name"])}</button></li>'
+    members = "".join(f'<li><button type="button" data-person="{int(i)}">{_e(people["name"][int(i)])}</button></li>'
                       for i in indices)
     about = f"{_people_count(group['size'])}" + (f" · {_e(words)}" if words else "")
     return (f'<section aria-labelledby="bv-g{group["number"]}"><h3 id="bv-g{group["number"]}">'
             f'{_e(_first_up(group["name"]))}</h3><p>{about}</p><ul>{members}</ul></section>')
 
 
-def assemble(result: MapResult, title: str | None, figure: dict, people: list[dict],
+def assemble(result: MapResult, title: str | None, figure: dict, people: dict[str, list],
              groups: list[dict], members: list) -> str:
     """The whole page; ``members[k]`` are the people of ``groups[k]``."""
     first, *rest = mapview.heading(result, title)
@@ -226,7 +229,6 @@ def assemble(result: MapResult, title: str | None, figure: dict, people: list[di
         style=STYLE,
         heading=_e(first),
         subheadings="".join(f"<p>{_e(line)}</p>" for line in rest),
-        options="".join(f'<option value="{_e(p["name"])}"></option>' for p in people),
         group_buttons=show_all + "".join(group_button(g) for g in groups if g["number"] != NOISE)
         + "".join(group_button(g) for g in groups if g["number"] == NOISE),
         group_lists="".join(group_list(g, people, m) for g, m in zip(groups, members))

@@ -50,8 +50,7 @@ def title_html(result: MapResult, title: str | None = None) -> str:
     return "<br>".join([first, *(f"<sup>{line}</sup>" for line in rest)])
 
 
-def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scattergl | go.Scatter3d:
-    coords = xyz[group.indices]
+def _point_trace(result, group, xyz, colour, names, points: bool) -> go.Scatter | go.Scattergl | go.Scatter3d:
     size = MARKER_SIZE[xyz.shape[1]] if len(result) < GL_FROM else MARKER_SIZE[3]  # crowded: smaller
     marker = {"color": colour, "size": size, "line": {"width": 0}}
     common = dict(
@@ -59,13 +58,17 @@ def _point_trace(result, group, xyz, colour, names) -> go.Scatter | go.Scattergl
         legendgroup=str(group.number),
         mode="markers",
         marker=marker,
-        text=[hover_text(result, int(i), names) for i in group.indices],
         hovertemplate="%{text}<extra></extra>",
     )
+    if points:
+        coords = xyz[group.indices]
+        common.update(x=coords[:, 0], y=coords[:, 1], text=[hover_text(result, int(i), names) for i in group.indices])
+        if xyz.shape[1] == 3:
+            common["z"] = coords[:, 2]
     if xyz.shape[1] == 3:
-        return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common)
+        return go.Scatter3d(**common)
     kind = go.Scattergl if len(result) >= GL_FROM else go.Scatter
-    return kind(x=coords[:, 0], y=coords[:, 1], **common)
+    return kind(**common)
 
 
 def _hull_trace(group, xyz, colour) -> go.Scatter | None:
@@ -125,15 +128,17 @@ def _group_labels(result: MapResult) -> list[dict]:
 
 
 def build_figure(
-    result: MapResult, title: str | None = None, names: dict[str, str] | None = None
+    result: MapResult, title: str | None = None, names: dict[str, str] | None = None, points: bool = True
 ) -> go.Figure:
-    """The Plotly figure: hulls first (underneath), then one trace per group."""
+    """The Plotly figure: hulls first (underneath), then one trace per group. Without
+    ``points`` the groups' traces have no coordinates and no hover text: the page's script
+    fills them from its people data, so that the page holds each once."""
     xyz = mapview.points(result)
     groups = mapview.groups(result)
     colours = cluster_colours(g.number for g in groups if g.number != NOISE)
     colours[NOISE] = NOISE_COLOUR
     hulls = [] if xyz.shape[1] == 3 else [_hull_trace(g, xyz, colours[g.number]) for g in groups]
-    traces = [_point_trace(result, g, xyz, colours[g.number], names) for g in groups]
+    traces = [_point_trace(result, g, xyz, colours[g.number], names, points) for g in groups]
     data = [hull for hull in hulls if hull is not None] + traces
     return go.Figure(data=data, layout=_layout(result, title, xyz.shape[1]))
 
@@ -162,19 +167,15 @@ def render_html(
     ``site`` is the Zulip server's address when the map was built from Zulip: each person
     shown under their own name then gets a link that opens a DM with them.
     """
-    figure = build_figure(result, title, names)
-    first_point_trace = len(figure.data) - len(mapview.groups(result))
-    dims = mapview.points(result).shape[1]
-    figure.add_traces(_overlay_traces(dims))
-    figure.update_layout(title=None, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure = build_figure(result, title, names, points=False)
     groups = mapview.groups(result)
-    places, curves = {}, {}
-    for offset, group in enumerate(groups):
-        curves[group.number] = first_point_trace + offset
-        places.update({int(i): (first_point_trace + offset, k) for k, i in enumerate(group.indices)})
+    first_point_trace = len(figure.data) - len(groups)
+    figure.add_traces(_overlay_traces(mapview.points(result).shape[1]))
+    figure.update_layout(title=None, showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    curves = {group.number: first_point_trace + offset for offset, group in enumerate(groups)}
     colours = cluster_colours(g.number for g in groups if g.number != NOISE)
     colours[NOISE] = NOISE_COLOUR
-    people = page.people_data(result, names, site, places)
+    people = page.people_data(result, names, site)
     group_rows = page.groups_data(result, groups, colours, curves)
     figure_json = json.loads(pio.to_json(figure, validate=False))
     figure_json["config"] = PLOTLY_CONFIG

@@ -107,7 +107,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:\+\+|#)?", re.UNICODE)
 
 def words(text: str) -> list[str]:
     """Every lowercased word of ``text`` ("c++" and "i'm" are words)."""
-    return [m.group(0).replace("’", "'") for m in _TOKEN.finditer(text.lower())]
+    found = _TOKEN.findall(text.lower())
+    return [w.replace("’", "'") for w in found] if "’" in text else found
 
 
 def is_content(word: str) -> bool:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.embed import HashingEmbedder
-from pipeline.neighbours import MAX_DF, MIN_DOCS_FOR_DF, nearest, neighbour_overlap, rank, shared_words, top_k
+from pipeline.neighbours import (CANDIDATES, MAX_DF, MIN_DOCS_FOR_DF, PICK_ROWS, nearest, neighbour_overlap, rank,
+                                 shared_words, top_k)
 from pipeline.stopwords import STOP_WORDS, tokens
 
 TEXTS = [
@@ -72,11 +73,13 @@ def test_a_hub_close_to_everyone_is_demoted():
 
 
 def test_rank_is_the_same_in_any_block_size():
-    """Block-wise re-ranking gives the same order as one block, and never includes oneself."""
-    x = random_unit(40)
+    """Block-wise re-ranking gives the same order as one block (picked ``PICK_ROWS`` rows at
+    a time), and never includes oneself."""
+    x = random_unit(300)
     one, small = rank(x, 6), rank(x, 6, block=7)
+    assert 300 > PICK_ROWS
     assert np.array_equal(one[0], small[0]) and np.allclose(one[1], small[1])
-    assert not (one[0] == np.arange(40)[:, None]).any()
+    assert not (one[0] == np.arange(300)[:, None]).any()
 
 
 def test_neighbour_overlap_is_jaccard_of_neighbourhoods():
@@ -181,3 +184,60 @@ def test_singular_and_plural_are_one_shared_word_shown_as_written():
     texts = ["I write an operating system kernel in rust.", "Kernels and rust, please."]
     words = shared_words(texts, np.array([[1], [0]]), shared=3)
     assert words[0][0] == ["kernel", "rust"] and words[1][0] == ["kernels", "rust"]
+
+
+def realistic_texts():
+    """Every introduction of the demo and the benchmark batches, some of them twice (with a
+    sentence of another added), as a mixed real-looking batch of a few hundred people."""
+    import csv
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "pipeline" / "demo_data" / "introductions.csv",
+             *sorted((root / "benchmarks" / "data").glob("*.csv"))]
+    texts = [row["text"] for path in files for row in csv.DictReader(path.open(encoding="utf-8"))]
+    return texts + [f"{a} {b.split('. ')[0]}." for a, b in zip(texts[::3], texts[1::3])]
+
+
+def reference_pair_words(texts, shared):
+    """The shared words of a pair (i, j), computed the plain way: the TF-IDF of every text
+    over the batch, the products of the pair's weights, best first (ties alphabetically),
+    the best ``CANDIDATES × shared`` given to ``select``, each shown as text i first wrote it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.keywords import phrases, select, term_key
+
+    def written(text):
+        runs = phrases(text)
+        return [w for run in runs for w in run] + [f"{a} {b}" for run in runs for a, b in zip(run, run[1:])]
+
+    max_df = MAX_DF if len(texts) >= MIN_DOCS_FOR_DF else 1.0
+    vectorizer = TfidfVectorizer(analyzer=lambda t: [term_key(w) for w in written(t)], sublinear_tf=True,
+                                 max_df=max_df).fit(texts)
+    vocabulary = vectorizer.get_feature_names_out()
+
+    def words(i, j):
+        a, b = vectorizer.transform([texts[i], texts[j]]).toarray()
+        both = [(-(a[c] * b[c]), str(vocabulary[c])) for c in np.flatnonzero(a * b)]
+        keys = select([term for _, term in sorted(both)[:CANDIDATES * shared]], shared)
+        forms = {}
+        for term in written(texts[i]):
+            forms.setdefault(term_key(term), term)
+        return [forms[key] for key in keys]
+    return words
+
+
+def test_shared_words_equal_the_plain_computation_on_real_introductions(monkeypatch):
+    """On a few hundred real-looking introductions, every pair's words are those of the
+    plain per-pair computation, in the same order (the fast path changes no word), also
+    across the edges of the blocks of pairs weighed at once."""
+    monkeypatch.setattr("pipeline.neighbours.PAIR_BLOCK", 97)
+    texts = realistic_texts()
+    x = HashingEmbedder().encode(texts)
+    rows = nearest(x, texts, k=4, shared=3)
+    reference, with_words = reference_pair_words(texts, 3), 0
+    for i in range(0, len(texts), 3):
+        for nb in rows[i]:
+            assert nb.shared_words == reference(i, nb.index), (i, nb.index)
+            with_words += bool(nb.shared_words)
+    assert with_words > 50

@@ -208,14 +208,16 @@ def test_page_data_is_inert_json_with_hostile_names(hostile):
     page = render_html(hostile)
     block = re.search(r'<script type="application/json" id="bv-data">(.*?)</script>', page, re.DOTALL).group(1)
     assert "<" not in block and "&" not in block
-    assert [p["name"] for p in json.loads(block)["people"]] == [" ".join(n.split()) for n in HOSTILE_NAMES]
+    assert json.loads(block)["people"]["name"] == [" ".join(n.split()) for n in HOSTILE_NAMES]
     listed = re.findall(r'data-person="\d+">([^<]*)</button>', page)
     assert sorted(html.unescape(n) for n in listed) == sorted(" ".join(n.split()) for n in HOSTILE_NAMES)
 
 
 def page_people(page):
+    """The page's people, one dict each (the page sends a list per field)."""
     block = re.search(r'id="bv-data">(.*?)</script>', page, re.DOTALL).group(1)
-    return json.loads(block)["people"]
+    columns = json.loads(block)["people"]
+    return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
 
 def test_dm_links_only_for_zulip_users_shown_by_name():
@@ -238,3 +240,36 @@ def test_group_labels_use_the_best_phrase():
     assert labels == ["1 · static type systems", "2 · chess, go"]
     page = render_html(result)
     assert "Group 1 · static type systems (3 people)" in page and "Group 2 · chess, go (3 people)" in page
+
+
+# A 20,000-person page must stay under 15 MB. plotly.js takes about 4.8 MB of it whatever
+# the size, which leaves about 500 bytes a person for everything else.
+PAGE_BYTES_PER_PERSON = 500
+
+
+def zulip_map(n: int):
+    """n people as a Zulip map has them: real-length introductions (the demo's and the
+    benchmark batches', cycled), full names, numeric ids with DM links, five neighbours
+    each, in groups of about 30."""
+    import csv
+    from pathlib import Path
+
+    from pipeline.result import Neighbour
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "pipeline" / "demo_data" / "introductions.csv", *(root / "benchmarks" / "data").glob("*.csv")]
+    rows = [row for path in sorted(files) for row in csv.DictReader(path.open(encoding="utf-8"))]
+    groups = n // 30
+    result = fake_map(sizes=(30,) * groups, noise=n - 30 * groups, seed=n)
+    result.people[:] = [Document(str(1000 + i), f"{rows[i % len(rows)]['name']} {i}", rows[i % len(rows)]["text"])
+                        for i in range(n)]
+    result.neighbours[:] = [[Neighbour((i + d) % n, 0.5, ["rust"]) for d in range(1, 6)] for i in range(n)]
+    return result
+
+
+def test_page_grows_by_a_bounded_number_of_bytes_per_person():
+    """Each person adds at most PAGE_BYTES_PER_PERSON to the page (measured between 300 and
+    600 people, so plotly.js and the page's own fixed parts do not count), DM links included."""
+    size = {n: len(render_html(zulip_map(n), site="https://chat.example.org").encode("utf-8")) for n in (300, 600)}
+    per_person = (size[600] - size[300]) / 300
+    assert per_person <= PAGE_BYTES_PER_PERSON, f"{per_person:.0f} bytes a person"

@@ -86,6 +86,7 @@ def test_every_person_is_in_the_rendered_traces(hostile_page):
     texts = [text for t in traces if t["hoverinfo"] != "skip" for text in t["text"]]
     firsts = sorted(text.split("<br>")[0] for text in texts)
     assert firsts == sorted(f"<b>{html.escape(doc.name, quote=False)}</b>" for doc in result.people)
+    assert sorted(texts) == sorted(render.hover_text(result, i) for i in range(len(result)))  # made in the page
 
 
 def test_hover_label_shows_names_as_literal_text(hostile_page, browser):
@@ -354,6 +355,8 @@ def test_list_view_and_card_keep_hostile_text_inert(browser, tmp_path):
     browser.find_element(By.ID, "bv-query").send_keys(HOSTILE_NAMES[0], Keys.ENTER)
     wait_picked(browser, 0)
     assert browser.execute_script(CARD)["name"] == HOSTILE_NAMES[0]
+    suggested = browser.execute_script("return Array.from(document.querySelectorAll('#bv-names option'), o => o.value)")
+    assert sorted(suggested) == sorted(listed)  # the search box offers every name, as characters
     state = browser.execute_script(INJECTED)
     assert state["pwned"] == "undefined" and state["imgs"] == state["handlers"] == 0
     assert state["links"] == 1  # the card's own DM link
