@@ -38,6 +38,11 @@ class ConsentMixin:
         with self._db.transaction(write=False) as conn:
             return is_opted_out(conn, as_key(user_id, "user_id"))
 
+    def opted_out_ids(self) -> frozenset[str]:
+        """Everyone who has opted out (one query)."""
+        with self._db.transaction(write=False) as conn:
+            return frozenset(row[0] for row in conn.execute("SELECT user_id FROM people WHERE opted_out = 1"))
+
     def forget_person(self, user_id) -> int:
         """Delete the person's messages (every source), the cached embeddings of their
         texts, and their words and name in stored snapshots, cluster sentences included;

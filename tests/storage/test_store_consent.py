@@ -69,6 +69,16 @@ def test_opt_in_lets_new_messages_in_again(store):
     assert [d.person_id for d in store.documents("welcome")] == ["20", "10"]
 
 
+def test_everyone_opted_out_in_one_read(store):
+    """`opted_out_ids`: who is opted out now (an answer reads it once, not per person)."""
+    introduce(store)
+    store.set_consent("10", True)
+    store.set_consent(55, True)
+    store.set_consent(55, False)
+    store.set_consent(77, True)
+    assert store.opted_out_ids() == {"10", "77"}
+
+
 def test_forget_removes_words_from_stored_maps(store, query, make_result):
     """Stored snapshots keep the person's place but lose their text and its vectors."""
     result = make_result(n=3)
