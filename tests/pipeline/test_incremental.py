@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pipeline import incremental
 from pipeline.build import build_map
 from pipeline.embed import HashingEmbedder, MemoryCache
 from pipeline.params import PipelineParams
@@ -53,9 +52,9 @@ def test_one_newcomer_is_placed_and_nobody_else_moves(topic_documents):
     docs, before = _base(topic_documents)
     after = build_map(docs + _newcomer(topic_documents), embedder=HASHING, previous=before)
     n = len(docs)
-    assert _update(after) == "transform" and after.params["resolved"]["placed"] == 1
     assert np.array_equal(after.coords[:n], before.coords)
     assert np.array_equal(after.labels[:n], before.labels)
+    assert _update(after) == "transform" and after.params["resolved"]["placed"] == 1
     music = {number for number, c in before.clusters.items() if before.people[c.members[0]].extra["group"] == "music"}
     assert after.labels[n] == _group_of_nearest(after, n) and after.labels[n] in music
     assert n in after.clusters[int(after.labels[n])].members
@@ -87,8 +86,10 @@ def test_newcomers_land_near_their_nearest_people(real_embedder):
 def test_newcomers_keep_being_placed_up_to_the_share(topic_documents):
     """Placed builds chain on the same fit (earlier newcomers keep their places too) until
     the people placed since the fit would pass MAX_PLACED_SHARE of the people fitted."""
+    from pipeline.incremental import MAX_PLACED_SHARE
+
     docs, result = _base(topic_documents)
-    allowed = int(incremental.MAX_PLACED_SHARE * len(docs))
+    allowed = int(MAX_PLACED_SHARE * len(docs))
     assert allowed >= 2
     for i in range(allowed):
         previous = result
@@ -136,7 +137,9 @@ def test_first_build_of_a_process_or_new_parameters_fit(topic_documents):
     changed = build_map(docs, PipelineParams(min_dist=0.3), HASHING, previous=before)
     assert changed.params["resolved"]["layout_reason"] == "parameters changed"
     assert _update(build_map(docs, PipelineParams(neighbours_k=3), HASHING, previous=before)) == "transform"
-    incremental.forget_all()
+    from pipeline.incremental import forget_all
+
+    forget_all()
     restarted = build_map(docs, embedder=HASHING, previous=before)
     assert _update(restarted) == "fit"
     assert restarted.params["resolved"]["layout_reason"] == "no fit of the previous map in this process"
