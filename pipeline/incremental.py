@@ -23,9 +23,9 @@ in ``layout_reason``):
 
 - the caller did not ask for a full fit (``build_map(..., refit=True)``; the nightly
   scheduled rebuild always asks);
-- this process built ``previous`` with a full UMAP and HDBSCAN fit, or placed people on
-  one (so the first build of a process fits, and so do small maps, where the layout is
-  PCA or too few people for groups: those fits are quick anyway);
+- this process built ``previous`` with a UMAP fit of both spaces, or placed people on
+  one (so the first build of a process fits, and so do tiny maps laid out by PCA; and
+  with the share below, any map under 20 people: those fits take well under a second);
 - everyone on ``previous`` is still there with the same embedding (within
   ``SAME_VECTOR``): an edit, a removal or an opt-out changes what the fit should be, so
   it refits (an edit is not placed as a removal plus a newcomer: the fit still holds the
@@ -52,8 +52,8 @@ from pipeline.reduce import Reducer
 MAX_PLACED_SHARE = 0.05  # newcomers placed without a fit, as a share of the people fitted
 FIT_PARAMS = ("components", "cluster_components", "n_neighbors", "min_dist", "min_cluster_size",
               "min_samples", "random_state")
-SAME_VECTOR = 1e-4  # an embedding this close is the same text (re-encoding in another batch differs ~1e-7)
-MAX_STATES = 8  # maps remembered (a few per source: a retried build keeps its previous)
+SAME_VECTOR = 1e-4  # this close, an embedding is the same text (re-encoded in another batch: rounding)
+MAX_STATES = 4  # maps remembered (the latest of each source); a fit holds its embeddings and kNN graph
 
 _LOCK = threading.Lock()
 _STATES: OrderedDict[str, "State"] = OrderedDict()

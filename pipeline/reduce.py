@@ -203,11 +203,11 @@ class ExactCosineIndex:
     _angular_trees = True  # what UMAP reads off its index to choose epsilon (unused here)
 
     def __init__(self, data: np.ndarray):
-        self.unit = _unit(data)
+        self.data = data  # the fitted rows themselves (no copy: a fit is kept between builds)
 
     def query(self, X, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(indices, cosine distances) of each row's ``k`` nearest fitted points, nearest first."""
-        sims = _unit(X) @ self.unit.T
+        sims = _unit(X) @ _unit(self.data).T
         k = min(k, sims.shape[1])
         part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
