@@ -15,13 +15,14 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   numba compiling) and ``warm-2`` (a full rebuild inside a long-running process, as the
   nightly one: ``refit=True``);
 - on the warm-2 map, each chat command once, with its peak memory (``commands.py``), and
-  (up to 5,000 people) each command's answer time p50/p99 while another thread rebuilds
-  the map (``scale.py``);
-- ``one-new``: one more person after warm-2, the bot's way: ``bot.service.rebuild`` on a
-  real store whose latest snapshot is the warm-2 map, the new person's message stored as
-  ingestion stores it, map files written (one text to encode; the newcomer placed on
-  warm-2's UMAP fit, see ``pipeline.incremental``). The ``layout`` column says whether a
-  build fitted UMAP ("fit") or placed newcomers ("transform");
+  (up to 5,000 people) each command's answer time p50/p99 while the bot's build worker
+  process rebuilds the map (``scale.py``);
+- ``one-new``: one more person, the bot's way: its build worker process
+  (``bot.builder.WorkerProcess``) runs ``bot.service.rebuild`` on a real store, map files
+  written, after the worker has fitted the map and placed one newcomer before (one text to
+  encode; the newcomer placed on the worker's UMAP fit, see ``pipeline.incremental``).
+  The ``layout`` column says whether a build fitted UMAP ("fit") or placed newcomers
+  ("transform");
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
   interleaved (the ``embedding_max_tokens`` setting).
 
@@ -173,10 +174,10 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int,
         previous = build_map(docs, None, embedder, cache, previous, refit=True)
         rows.append(row(size, run, time.perf_counter() - start, previous.params["timings"], None,
                         layout=layout_update(previous)))
-    rows.append(one_new(size, docs, embedder, previous, folder))
+    rows.append(one_new(size, docs, embedder, previous, folder, model))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
               "commands": command_peaks(previous), "cut": cut_speedup(embedder, docs, model),
-              "answers": scale.answer_times(previous, docs, embedder, cache, repeats) if size <= ANSWER_SIZES else {}}
+              "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
 
 
@@ -184,23 +185,34 @@ def layout_update(result) -> str | None:
     return result.params.get("resolved", {}).get("layout_update")
 
 
-def one_new(size: int, docs, embedder, previous, folder: Path) -> dict:
-    """The bot's rebuild in its long-running process after one new intro: ``previous`` (the
-    map this process built last) is the store's latest snapshot, the newcomer's message is
-    stored, and ``bot.service.rebuild`` builds, renders and saves the map."""
-    from bot.service import import_documents, offline_message_id, rebuild
+def one_new(size: int, docs, embedder, previous, folder: Path, model: str | None) -> dict:
+    """One new intro at ``size`` people, built as the bot builds: ``bot.builder``'s worker
+    process runs ``bot.service.rebuild`` on a real store (embeddings cached there). The
+    worker is long-running: its first build fits the map, a first newcomer's build loads
+    the model there, then a second newcomer's build is the one timed."""
+    from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
+    from bot.service import import_documents, offline_message_id
     from pipeline.params import PipelineParams
     from storage import Store
 
-    source, text = "bench", docs[0].text + " Lately I have been learning to bake bread."
-    with Store(folder / f"one-new-{size}.sqlite3") as store:
+    source, database = "bench", folder / f"one-new-{size}.sqlite3"
+    job = BuildJob(database, None, source, PipelineParams(), EmbedderSpec(model), outputs=folder / f"maps-{size}")
+    builds = WorkerProcess()
+    with Store(database) as store:
         import_documents(store, source, docs)
         store.put_embeddings(embedder.model_id, {d.text_hash: v for d, v in zip(docs, previous.embeddings)})
-        store.save_snapshot(source, previous)
-        store.upsert_person("newcomer", f"{docs[0].name} New")
-        store.upsert_message(source, offline_message_id(source, "newcomer"), "newcomer", text, text, len(docs) + 1)
-        start = time.perf_counter()
-        result = rebuild(store, source, PipelineParams(), embedder, outputs=folder / f"maps-{size}").result
+        try:
+            for number in range(3):  # fit, place (loading the model), place: timed
+                if number:
+                    text = f"{docs[number].text} Lately I have been learning to bake bread ({number})."
+                    person = f"newcomer-{number}"
+                    store.upsert_person(person, f"{docs[number].name} New")
+                    store.upsert_message(source, offline_message_id(source, person), person, text, text,
+                                         len(docs) + number)
+                start = time.perf_counter()
+                result = builds.run(job).result
+        finally:
+            builds.close()
     return row(size, "one-new", time.perf_counter() - start, result.params["timings"], None,
                layout=layout_update(result))
 

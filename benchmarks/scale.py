@@ -4,7 +4,7 @@ rebuild runs, and how each stage grows with the number of people.
 - ``people(talks, n)``: n talk descriptions; past the 11,972 talks each extra person is a
   talk with one sentence of another talk added, so every text is new to the encoder.
 - ``answer_times``: each chat command answered ``repeats`` times on a stored map while
-  another thread rebuilds the same map over and over (as the bot's scheduler does); the
+  the bot's build worker process rebuilds the same map over and over; the
   server-side time of one answer is ``Answerer.answer``, from parsed command to reply text.
   Memory is measured apart (``commands.command_peaks``): tracemalloc would count the
   rebuild's allocations too.
@@ -42,26 +42,38 @@ def percentile_ms(times: list[float], q: float) -> float:
     return float(np.percentile(np.array(times) * 1000, q))
 
 
-def answer_times(result, docs, embedder, cache, repeats: int) -> dict[str, dict[str, float]]:
-    """{command: {"p50": ms, "p99": ms, "rebuilds": n}} answered during rebuilds."""
+def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[str, dict[str, float]]:
+    """{command: {"p50": ms, "p99": ms, "rebuilds": n}} answered during rebuilds, which run
+    as the bot runs them: in its build worker process (``bot.builder.WorkerProcess``), on
+    the same SQLite file, with the embeddings already cached there."""
     from bot.answers import Answerer, Asker
+    from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
     from bot.commands import parse
-    from pipeline.build import build_map
+    from bot.service import import_documents
+    from pipeline.params import PipelineParams
     from storage import Store
 
     stop, rebuilds = threading.Event(), [0]
-
-    def rebuild_loop():
-        while not stop.is_set():
-            build_map(docs, None, embedder, cache, result)
-            rebuilds[0] += 1
-
     times: dict[str, list[float]] = {text: [] for text in COMMANDS}
     with tempfile.TemporaryDirectory(prefix="batchviz-answers-") as folder:
-        with Store(Path(folder) / "db.sqlite3") as store:
+        database = Path(folder) / "db.sqlite3"
+        with Store(database) as store:
+            import_documents(store, "bench", docs)
+            store.put_embeddings(result.model, cache.get_embeddings(result.model, [d.text_hash for d in docs]))
             store.save_snapshot("bench", result)
             answerer = Answerer(store, "bench", links=lambda: "https://maps.example/m")
             answerer.latest_map()
+            builds = WorkerProcess()
+            job = BuildJob(database, None, "bench", PipelineParams(), EmbedderSpec(model))
+            builds.run(job)
+            answerer.warm()  # the worker started, its functions compiled: now the rebuilds to answer beside
+
+            def rebuild_loop():
+                while not stop.is_set():
+                    builds.run(job)
+                    answerer.warm()  # as the bot does after each build
+                    rebuilds[0] += 1
+
             worker = threading.Thread(target=rebuild_loop, name="bench-rebuild", daemon=True)
             worker.start()
             try:
@@ -74,6 +86,7 @@ def answer_times(result, docs, embedder, cache, repeats: int) -> dict[str, dict[
             finally:
                 stop.set()
                 worker.join()
+                builds.close()
     return {text: {"p50": percentile_ms(t, 50), "p99": percentile_ms(t, 99), "rebuilds": rebuilds[0]}
             for text, t in times.items()}
 

@@ -25,7 +25,7 @@ from bot.closeness import Scale, calibrate
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
 from bot.inert import md
 from pipeline.errors import PipelineError
-from pipeline.neighbours import nearest_to
+from pipeline.neighbours import nearest_to, term_weights
 from pipeline.result import MapResult, Neighbour
 from storage.errors import StorageError
 
@@ -153,6 +153,13 @@ class Answerer:
             cached = (info[0], result, calibrate(result))
             self._cached = cached
         return cached[1]
+
+    def warm(self) -> None:
+        """Read a new map and fit its shared-words weights now (after a build), so the first
+        command that needs them does not pay for it."""
+        result = self.latest_map()
+        if result is not None and len(result):
+            term_weights(tuple(doc.text for doc in result.people))
 
     def _scale(self, result: MapResult) -> Scale:
         cached = self._cached

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot import service
 from bot.answers import Answerer
+from bot.builder import LOG_FORMAT
 from bot.chat import UnknownPersonError, chat, choose_person
 from bot.settings import SETTINGS, SettingsError, database_path, load_settings, render_example
 from bot.zulip_io import ZulipError
@@ -172,8 +173,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.check_runnable()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     try:
         from bot.runner import run
     except ModuleNotFoundError as exc:

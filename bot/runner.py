@@ -17,6 +17,7 @@ from typing import Callable
 
 from bot import service
 from bot.answers import Answerer, Asker, zulip_time
+from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
 from bot.greeting import Greeter
@@ -73,6 +74,7 @@ class Bot:
                  self.io.feature_level)
         self.store = Store(s.database, retention_days=s.map_retention_days)
         self.embedder = self._embedder or s.embedder()
+        self.builds = InProcessBuilds(self._embedder) if self._embedder else WorkerProcess()
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
@@ -108,6 +110,7 @@ class Bot:
         log.info("Stopping: commands")
         self.dispatcher.close()
         self.refresher.close()  # a build under way writes to the store
+        self.builds.close()
         if self.server is not None:
             log.info("Stopping: map web server")
             self.server.stop()
@@ -278,9 +281,11 @@ class Bot:
     def _rebuild(self, source) -> service.RebuildResult:
         s = self.settings
         names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
-        return service.rebuild(self.store, source.name, s.pipeline_params(), self.embedder,
-                               outputs=maps_dir(s.data_dir, source.name), names=names,
-                               title=f"Introductions in {source.stream}")
+        built = self.builds.run(BuildJob(
+            s.database, s.map_retention_days, source.name, s.pipeline_params(), s.embedder_spec(),
+            outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}"))
+        self.answerers[source.name].warm()
+        return built
 
     def refresh_stale(self) -> None:
         for source in self.settings.sources:

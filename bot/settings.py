@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from bot.builder import EmbedderSpec
 from bot.settings_parse import (
     Problems, SettingsError, boolean, choice, components, cron, integer, name_list, optional,
     parse_section, read_file, regex, text, timezone, url,
@@ -154,11 +155,12 @@ class Settings:
             random_state=self.random_state,
         )
 
+    def embedder_spec(self) -> EmbedderSpec:
+        return EmbedderSpec(self.embedding_model or None, self.embedding_prefix, self.embedding_max_tokens)
+
     def embedder(self):
         """The embedder these settings name (the model is loaded on first use)."""
-        from pipeline.embed import load_embedder
-
-        return load_embedder(self.embedding_model or None, self.embedding_prefix, max_tokens=self.embedding_max_tokens)
+        return self.embedder_spec().load()
 
     def source(self, name: str) -> Source:
         for source in self.sources:

@@ -13,6 +13,7 @@ from bot.commands import COMMANDS, parse
 from bot.service import import_documents, rebuild
 from pipeline.documents import Document
 from pipeline.embed import HashingEmbedder
+from pipeline.neighbours import term_weights
 from pipeline.params import PipelineParams
 from storage import Store
 
@@ -191,6 +192,18 @@ def test_a_map_is_read_once_per_snapshot_and_a_new_one_is_seen(answerer, demo_st
     rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder())
     newer = answerer.latest_map()
     assert newer is not first and len(newer) == len(first)
+
+
+def test_warm_reads_a_new_map_and_its_word_weights_before_any_command(answerer, result):
+    """After a build the bot warms the answerer: the first `near me 20` (more than the
+    stored neighbours, so computed) fits no word weights of its own."""
+    term_weights.cache_clear()
+    answerer.warm()
+    fitted = term_weights.cache_info().misses
+    assert fitted == 1
+    reply = say(answerer, asker_for(result, 0), "near me 20")
+    assert len(listed_names(reply)) == 20
+    assert term_weights.cache_info().misses == fitted
 
 
 def test_near_me_beyond_the_stored_neighbours_scores_only_the_askers_row(tmp_path):
