@@ -19,8 +19,8 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   process rebuilds the map (``scale.py``);
 - ``one-new``: one more person, the bot's way: its build worker process
   (``bot.builder.WorkerProcess``) runs ``bot.service.rebuild`` on a real store, map files
-  written, after the worker has fitted the map and placed one newcomer before (one text to
-  encode; the newcomer placed on the worker's UMAP fit, see ``pipeline.incremental``).
+  written, after the worker's first build fitted the map (one text to encode; the newcomer
+  placed on the worker's UMAP fit, see ``pipeline.incremental``).
   The ``layout`` column says whether a build fitted UMAP ("fit") or placed newcomers
   ("transform");
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
@@ -188,8 +188,8 @@ def layout_update(result) -> str | None:
 def one_new(size: int, docs, embedder, previous, folder: Path, model: str | None) -> dict:
     """One new intro at ``size`` people, built as the bot builds: ``bot.builder``'s worker
     process runs ``bot.service.rebuild`` on a real store (embeddings cached there). The
-    worker is long-running: its first build fits the map, a first newcomer's build loads
-    the model there, then a second newcomer's build is the one timed."""
+    worker is long-running: its first build fits the map and loads the model there (one
+    text is left out of the cache), then the build after a newcomer is the one timed."""
     from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
     from bot.service import import_documents, offline_message_id
     from pipeline.params import PipelineParams
@@ -200,21 +200,18 @@ def one_new(size: int, docs, embedder, previous, folder: Path, model: str | None
     builds = WorkerProcess()
     with Store(database) as store:
         import_documents(store, source, docs)
-        store.put_embeddings(embedder.model_id, {d.text_hash: v for d, v in zip(docs, previous.embeddings)})
+        store.put_embeddings(embedder.model_id, {d.text_hash: v for d, v in zip(docs[1:], previous.embeddings[1:])})
+        text = docs[0].text + " Lately I have been learning to bake bread."
         try:
-            for number in range(3):  # fit, place (loading the model), place: timed
-                if number:
-                    text = f"{docs[number].text} Lately I have been learning to bake bread ({number})."
-                    person = f"newcomer-{number}"
-                    store.upsert_person(person, f"{docs[number].name} New")
-                    store.upsert_message(source, offline_message_id(source, person), person, text, text,
-                                         len(docs) + number)
-                start = time.perf_counter()
-                result = builds.run(job).result
+            builds.run(job)  # the fit, as after the bot starts
+            store.upsert_person("newcomer", f"{docs[0].name} New")
+            store.upsert_message(source, offline_message_id(source, "newcomer"), "newcomer", text, text, len(docs) + 1)
+            start = time.perf_counter()
+            result = builds.run(job).result
+            wall = time.perf_counter() - start
         finally:
             builds.close()
-    return row(size, "one-new", time.perf_counter() - start, result.params["timings"], None,
-               layout=layout_update(result))
+    return row(size, "one-new", wall, result.params["timings"], None, layout=layout_update(result))
 
 
 def cut_speedup(embedder, docs, model: str | None) -> float | None:
