@@ -12,11 +12,17 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   texts and ``embed_documents`` of the same texts, interleaved in chunks of 256 (the
   throughput comparison; the bare time is also the one the 5,000 target adds 60 s to), then
   ``build_map`` twice on the warm cache: ``warm-1`` (the first build of the process, with
-  numba compiling) and ``warm-2`` (a rebuild inside a long-running process);
+  numba compiling) and ``warm-2`` (a full rebuild inside a long-running process, as the
+  nightly one: ``refit=True``);
 - on the warm-2 map, each chat command once, with its peak memory (``commands.py``), and
   (up to 5,000 people) each command's answer time p50/p99 while the bot's build worker
   process rebuilds the map (``scale.py``);
-- ``one-new``: one more person after warm-2 (one text to encode, UMAP fitted again);
+- ``one-new``: one more person, the bot's way: its build worker process
+  (``bot.builder.WorkerProcess``) runs ``bot.service.rebuild`` on a real store, map files
+  written, after the worker's first build fitted the map (one text to encode; the newcomer
+  placed on the worker's UMAP fit, see ``pipeline.incremental``).
+  The ``layout`` column says whether a build fitted UMAP ("fit") or placed newcomers
+  ("transform");
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
   interleaved (the ``embedding_max_tokens`` setting).
 
@@ -49,7 +55,7 @@ from benchmarks.common import (BenchmarkError, format_table, load_talks, parse_s
 
 STAGES = ("embed", "reduce_clusters", "cluster", "reduce_picture", "renumber", "keywords", "neighbours")
 COLUMNS = ["size", "run", "total s", "embed", "reduce_cl", "cluster", "reduce_pic", "keywords",
-           "neighbours", "other", "peak MiB", "page MB"]
+           "neighbours", "other", "peak MiB", "page MB", "layout"]
 CHUNK = 256  # texts per step of the interleaved throughput comparison
 ANSWER_SIZES = 5000  # answer times are measured up to this many people
 CUT = 128  # the word-piece cut compared with the model's default
@@ -89,19 +95,21 @@ def run_process(command: list[str], log: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def snapshot_timings(data_dir: Path) -> dict[str, float]:
-    """The per-stage timings of the latest map the CLI saved in ``data_dir``."""
+def snapshot_timings(data_dir: Path) -> tuple[dict[str, float], str | None]:
+    """The per-stage timings and the layout update of the latest map the CLI saved in ``data_dir``."""
     from bot.cli import CSV_SOURCE
     from bot.settings import database_path
     from storage import Store
 
     with Store(database_path(data_dir)) as store:
         snapshot = store.latest_snapshot(CSV_SOURCE)
-    return dict(snapshot.params.get("timings", {})) if snapshot else {}
+    return (dict(snapshot.params.get("timings", {})), layout_update(snapshot)) if snapshot else ({}, None)
 
 
-def row(size: int, run: str, total: float, timings: dict, peak: float | None, page: float | None = None) -> dict:
-    return {"size": size, "run": run, "total": total, "timings": timings, "peak": peak, "page": page}
+def row(size: int, run: str, total: float, timings: dict, peak: float | None, page: float | None = None,
+        layout: str | None = None) -> dict:
+    return {"size": size, "run": run, "total": total, "timings": timings, "peak": peak, "page": page,
+            "layout": layout}
 
 
 def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) -> list[dict]:
@@ -111,7 +119,8 @@ def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) 
     for run in ("cold", "rebuild"):
         wall, peak = run_process(cli_command(csv_path, data_dir, model), folder / f"{run}-{size}.log")
         page = csv_path.with_suffix(".html").stat().st_size / 1e6
-        rows.append(row(size, run, wall, snapshot_timings(data_dir), peak, page))
+        timings, layout = snapshot_timings(data_dir)
+        rows.append(row(size, run, wall, timings, peak, page, layout))
     return rows
 
 
@@ -148,7 +157,8 @@ def interleaved(first, second, docs, chunk: int = CHUNK) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int) -> tuple[list[dict], dict]:
+def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int,
+                    folder: Path) -> tuple[list[dict], dict]:
     """warm-1 / warm-2 / one-new builds, the embedding comparisons, and the commands."""
     from pipeline.build import build_map
     from pipeline.csv_import import read_csv
@@ -161,26 +171,47 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int) 
     rows, previous = [], None
     for run in ("warm-1", "warm-2"):
         start = time.perf_counter()
-        previous = build_map(docs, None, embedder, cache, previous)
-        rows.append(row(size, run, time.perf_counter() - start, previous.params["timings"], None))
-    rows.append(one_new(size, docs, embedder, cache, previous))
+        previous = build_map(docs, None, embedder, cache, previous, refit=True)
+        rows.append(row(size, run, time.perf_counter() - start, previous.params["timings"], None,
+                        layout=layout_update(previous)))
+    rows.append(one_new(size, docs, embedder, previous, folder, model))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
               "commands": command_peaks(previous), "cut": cut_speedup(embedder, docs, model),
               "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
 
 
-def one_new(size: int, docs, embedder, cache, previous) -> dict:
-    """A rebuild in the long-running process after one new person (their text encoded)."""
-    from dataclasses import replace
+def layout_update(result) -> str | None:
+    return result.params.get("resolved", {}).get("layout_update")
 
-    from pipeline.build import build_map
 
-    newcomer = replace(docs[0], person_id=f"{docs[0].person_id}-new", name=f"{docs[0].name} New",
-                       text=docs[0].text + " Lately I have been learning to bake bread.")
-    start = time.perf_counter()
-    result = build_map([*docs, newcomer], None, embedder, cache, previous)
-    return row(size, "one-new", time.perf_counter() - start, result.params["timings"], None)
+def one_new(size: int, docs, embedder, previous, folder: Path, model: str | None) -> dict:
+    """One new intro at ``size`` people, built as the bot builds: ``bot.builder``'s worker
+    process runs ``bot.service.rebuild`` on a real store (embeddings cached there). The
+    worker is long-running: its first build fits the map and loads the model there (one
+    text is left out of the cache), then the build after a newcomer is the one timed."""
+    from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
+    from bot.service import import_documents, offline_message_id
+    from pipeline.params import PipelineParams
+    from storage import Store
+
+    source, database = "bench", folder / f"one-new-{size}.sqlite3"
+    job = BuildJob(database, None, source, PipelineParams(), EmbedderSpec(model), outputs=folder / f"maps-{size}")
+    builds = WorkerProcess()
+    with Store(database) as store:
+        import_documents(store, source, docs)
+        store.put_embeddings(embedder.model_id, {d.text_hash: v for d, v in zip(docs[1:], previous.embeddings[1:])})
+        text = docs[0].text + " Lately I have been learning to bake bread."
+        try:
+            builds.run(job)  # the fit, as after the bot starts
+            store.upsert_person("newcomer", f"{docs[0].name} New")
+            store.upsert_message(source, offline_message_id(source, "newcomer"), "newcomer", text, text, len(docs) + 1)
+            start = time.perf_counter()
+            result = builds.run(job).result
+            wall = time.perf_counter() - start
+        finally:
+            builds.close()
+    return row(size, "one-new", wall, result.params["timings"], None, layout=layout_update(result))
 
 
 def cut_speedup(embedder, docs, model: str | None) -> float | None:
@@ -201,7 +232,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         stages = [r["timings"].get(s) for s in STAGES if s != "renumber"]
         other = r["total"] - sum(r["timings"].values()) if r["timings"] else None
-        lines.append([r["size"], r["run"], r["total"], *stages, other, r["peak"], r["page"]])
+        lines.append([r["size"], r["run"], r["total"], *stages, other, r["peak"], r["page"], r.get("layout")])
     return format_table(COLUMNS, lines)
 
 
@@ -279,7 +310,7 @@ def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
         csv_path = folder / f"people-{size}.csv"
         write_csv(csv_path, scale.people(talks, size, seed=size))
         rows += subprocess_runs(size, csv_path, folder, model)
-        warm, encode = in_process_runs(size, csv_path, model, repeats)
+        warm, encode = in_process_runs(size, csv_path, model, repeats, folder)
         rows += warm
         encodes.append(encode)
     return rows, encodes

@@ -120,15 +120,19 @@ def prune_files(store, source: str, folder: Path) -> None:
 
 def rebuild(store, source: str, params: PipelineParams, embedder, outputs: Path | None = None,
             names: NamePolicy = NamePolicy(), progress: Callable[[str], None] | None = None,
-            title: str | None = None) -> RebuildResult:
+            title: str | None = None, refit: bool = False) -> RebuildResult:
     """Build the source's map from storage, render it and save it as a snapshot. A build
-    that someone opted out of while it ran is thrown away and done again."""
+    that someone opted out of while it ran is thrown away and done again.
+
+    A few newcomers are placed on the previous map's fit when this process made it;
+    ``refit=True`` (the nightly scheduled rebuild) always fits the whole map afresh (the
+    rule: ``pipeline.incremental``)."""
     from pipeline.build import build_map  # UMAP, HDBSCAN: only when building
 
     previous = store.latest_snapshot(source)
     for _ in range(MAX_ATTEMPTS):
         result = build_map(store.documents(source), params, embedder, cache=store,
-                           previous=previous, progress=progress)
+                           previous=previous, progress=progress, refit=refit)
         stem = secrets.token_urlsafe(18)
         html_path = png_path = None
         if outputs is not None and len(result):

@@ -7,6 +7,11 @@ The clustering runs on its own UMAP space, not on the picture: two dimensions sq
 groups into each other. Everyone gets a place on the map and neighbours, grouped or not;
 two people with identical texts are two points. The wall time of every stage is recorded
 in ``result.params["timings"]`` (seconds) for the benchmark.
+
+After a few new introductions the layout is not fitted again: the newcomers are placed on
+the previous map's fit, kept in this process (``pipeline.incremental``, which holds the
+rule for when a build fits fully; ``refit=True`` always does). Which one happened is in
+``result.params["resolved"]["layout_update"]`` ("fit" or "transform").
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from pipeline import incremental
 from pipeline.adaptive import adaptive_params
-from pipeline.cluster import Clusterer
 from pipeline.embed import SentenceTransformerEmbedder, embed_documents
 from pipeline.errors import PipelineError
 from pipeline.keywords import check_mode, cluster_keywords
 from pipeline.neighbours import nearest
 from pipeline.params import PipelineParams
-from pipeline.reduce import Reducer, import_libraries
+from pipeline.reduce import import_libraries
 from pipeline.result import Cluster, MapResult
 from pipeline.stable import HIGH_WATER_KEY, high_water_mark, renumber
 
@@ -51,8 +56,9 @@ class StageTimer:
 
 
 def build_map(documents, params: PipelineParams | None = None, embedder=None, cache=None,
-              previous: MapResult | None = None, progress=None) -> MapResult:
-    """Build the map of ``documents``; ``previous`` keeps cluster numbers stable.
+              previous: MapResult | None = None, progress=None, refit: bool = False) -> MapResult:
+    """Build the map of ``documents``; ``previous`` keeps cluster numbers stable, and
+    newcomers may be placed on its fit (see ``pipeline.incremental``) unless ``refit``.
 
     ``embedder`` None is the bundled all-MiniLM-L6-v2; ``cache`` an ``EmbeddingCache``;
     ``progress`` a callable told the name of each stage as it starts (see ``STAGES``).
@@ -65,16 +71,14 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
     timer = StageTimer(progress)
     with timer("embed"):
         embeddings = embed_documents(docs, embedder, cache, before_encoding=import_libraries)
-    with timer("reduce_clusters"):
-        space = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0).fit_transform(embeddings)
-    with timer("cluster"):
-        clusterer = Clusterer(resolved["min_cluster_size"], resolved["min_samples"], random_state=params.random_state)
-        raw_labels = clusterer.fit_predict(space, embeddings)
-    with timer("reduce_picture"):
-        picture = _reducer(params.components, resolved, params, min_dist=params.min_dist)
-        coords = picture.fit_transform(embeddings)
+    ids = [d.person_id for d in docs]
+    placement, reason = incremental.plan(ids, embeddings, previous, params, embedder.model_id, refit)
+    if placement is not None:
+        layout = incremental.place(placement, embeddings, timer)
+    else:
+        layout = incremental.fit(embeddings, resolved, params, embedder.model_id, timer, reason)
     with timer("renumber"):
-        labels = renumber(raw_labels, [d.person_id for d in docs], previous)
+        labels = renumber(layout.raw_labels, ids, previous)
     with timer("keywords"):
         named = cluster_keywords(labels, docs, embeddings, params, embedder)
     with timer("neighbours"):
@@ -85,20 +89,17 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
     }
     record = {
         **params.as_dict(),
-        "resolved": {**resolved, "layout": picture.method_, "selection": clusterer.selection_},
+        "resolved": {**resolved, **layout.record},
         HIGH_WATER_KEY: max([high_water_mark(previous), *clusters]),
         "timings": timer.timings,
     }
-    return MapResult(
-        people=docs, embeddings=embeddings, coords=coords, labels=labels, clusters=clusters,
+    result = MapResult(
+        people=docs, embeddings=embeddings, coords=layout.coords, labels=labels, clusters=clusters,
         neighbours=neighbours, model=embedder.model_id, params=record,
-        built_at=datetime.now(timezone.utc), notice=EMPTY_NOTICE if not docs else clusterer.notice_,
+        built_at=datetime.now(timezone.utc), notice=EMPTY_NOTICE if not docs else layout.notice,
     )
-
-
-def _reducer(n_components: int, resolved: dict, params: PipelineParams, min_dist: float) -> Reducer:
-    return Reducer(n_components=n_components, n_neighbors=resolved["n_neighbors"], min_dist=min_dist,
-                   metric="cosine", random_state=params.random_state)
+    incremental.remember(result, layout)
+    return result
 
 
 def _check(params: PipelineParams) -> None:

@@ -8,7 +8,10 @@ small inputs get a PCA layout instead.
 For the cosine metric the nearest neighbours are computed here, exactly, with one matrix
 product per block (``pipeline.neighbours.top_k``) and handed to UMAP: below 4,096 points
 UMAP would otherwise compute all pairwise distances with one Python call per pair
-(minutes for a few thousand people).
+(minutes for a few thousand people). The same exact search serves ``transform`` (new
+points placed into a fit, see ``pipeline.incremental``): UMAP's own search index
+(pynndescent) is not built when the neighbours are handed to it, so an
+``ExactCosineIndex`` is handed over with them as its search index.
 
 UMAP's numba functions take ~8 s to compile; most of them are not marked for numba's
 on-disk cache, so every fresh process (each ``batchviz map``) paid that again.
@@ -151,17 +154,30 @@ class Reducer:
                 self.method_, self.embedding_ = "pca", pca_layout(X, self.n_components)
         return self.embedding_
 
+    def transform(self, X) -> np.ndarray:
+        """Places for new rows in this UMAP fit (UMAP's ``transform``); the fitted points
+        stay where they are. Only after a fit whose ``method_`` is "umap"."""
+        if getattr(self, "method_", None) != "umap":
+            raise ValueError("only a UMAP fit can place new points")
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) == 0:
+            return np.zeros((0, self.n_components), np.float32)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return np.asarray(self.model_.transform(X), dtype=np.float32)
+
     def _umap(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         n_neighbors = max(2, min(self.n_neighbors or adaptive_n_neighbors(n), n - 1))
-        model = _umap_class()(
+        self.model_ = model = _umap_class()(
             n_components=self.n_components,
             n_neighbors=n_neighbors,
             min_dist=self.min_dist,
             metric=self.metric,
             random_state=self.random_state,
             n_jobs=1,  # a seed forces one thread anyway; saying so avoids UMAP's warning
-            precomputed_knn=cosine_knn(X, n_neighbors) if self.metric == "cosine" else (None, None, None),
+            precomputed_knn=(*cosine_knn(X, n_neighbors), ExactCosineIndex(X)) if self.metric == "cosine"
+            else (None, None, None),
         )
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -173,13 +189,37 @@ class Reducer:
 
 def cosine_knn(X: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     """UMAP's (indices, cosine distances) of each point's neighbours, itself first."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    unit = X / np.where(norms == 0, 1, norms)
-    index, similarity = top_k(unit, n_neighbors - 1)
+    index, similarity = top_k(_unit(X), n_neighbors - 1)
     n = len(X)
     indices = np.hstack([np.arange(n)[:, None], index]).astype(np.int64)
     distances = np.hstack([np.zeros((n, 1)), np.clip(1 - similarity, 0, 2)]).astype(np.float32)
     return indices, distances
+
+
+class ExactCosineIndex:
+    """The exact cosine neighbours of new points among the fitted ones, for UMAP's
+    ``transform`` (which asks its search index for ``query(X, k, epsilon)``)."""
+
+    _angular_trees = True  # what UMAP reads off its index to choose epsilon (unused here)
+
+    def __init__(self, data: np.ndarray):
+        self.data = data  # the fitted rows themselves (no copy: a fit is kept between builds)
+
+    def query(self, X, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, cosine distances) of each row's ``k`` nearest fitted points, nearest first."""
+        sims = _unit(X) @ _unit(self.data).T
+        k = min(k, sims.shape[1])
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        indices = np.take_along_axis(part, order, axis=1)
+        distances = np.clip(1 - np.take_along_axis(sims, indices, axis=1), 0, 2)
+        return indices.astype(np.int32), distances.astype(np.float32)
+
+
+def _unit(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms == 0, 1, norms)
 
 
 def pca_layout(X: np.ndarray, n_components: int) -> np.ndarray:

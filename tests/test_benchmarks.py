@@ -164,9 +164,10 @@ def test_bench_main_runs_the_cli_and_prints_the_tables(tmp_path, capsys):
     assert code == 0
     assert [c.strip() for c in header(out, "size") if c.strip()] == bench.COLUMNS
     rows = [line.split() for line in out.splitlines() if line.startswith("30 ")]
-    assert [r[1] for r in rows[:4]] == ["cold", "rebuild", "warm-1", "warm-2"]
-    assert all(len(r) == len(bench.COLUMNS) for r in rows[:4])
-    assert all(float(value) >= 0 for r in rows[:2] for value in r[2:])  # every stage and the peak measured
+    assert [r[1] for r in rows[:5]] == ["cold", "rebuild", "warm-1", "warm-2", "one-new"]
+    assert all(len(r) == len(bench.COLUMNS) for r in rows[:5])
+    assert [r[-1] for r in rows[:5]] == ["fit", "fit", "fit", "fit", "transform"]  # one-new: placed, as the bot does
+    assert all(float(value) >= 0 for r in rows[:2] for value in r[2:-1])  # every stage and the peak measured
     assert "embed throughput / bare" in out and "p99 ms (rebuilding)" in out and "growth exponent" in out
     assert (tmp_path / "people-30.html").exists()
 

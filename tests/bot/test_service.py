@@ -129,3 +129,23 @@ def test_rebuilds_prune_vectors_no_kept_map_or_document_uses(tmp_path):
         build(store)  # the first map is pruned, and with it the old texts' vectors
         assert cached_texts(store) == {"I knit", intros["3"]}
         assert store.get_embeddings(embedder.model_id, [text_hash(intros["1"]), text_hash(intros["2"])]) == {}
+
+
+def test_a_newcomer_is_placed_on_the_stored_map_until_a_refit_is_asked(tmp_path, topic_documents):
+    """The bot's rebuild after one new intro places them on the map it saved last (read back
+    from the store), everyone else where they were; ``refit=True`` (nightly) fits afresh."""
+    embedder = HashingEmbedder()
+    docs = topic_documents(per_group=20, seed=4)
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "main", docs)
+        first = rebuild(store, "main", PipelineParams(), embedder, refit=True).result
+        text = "Hi! I play jazz guitar and drums, and I build midi synthesizer gadgets."
+        store.upsert_message("main", 9001, "newcomer", text, text, timestamp=10_000)
+        placed = rebuild(store, "main", PipelineParams(), embedder, outputs=tmp_path / "maps")
+        refitted = rebuild(store, "main", PipelineParams(), embedder, refit=True).result
+    assert np.array_equal(placed.result.coords[:len(docs)], first.coords)
+    assert placed.result.params["resolved"]["layout_update"] == "transform"
+    assert np.array_equal(placed.result.labels[:len(docs)], first.labels)
+    assert placed.changes[0] == "New on the map (1): newcomer" and placed.html_path.exists()
+    assert refitted.params["resolved"]["layout_update"] == "fit"
+    assert refitted.params["resolved"]["layout_reason"] == "asked"

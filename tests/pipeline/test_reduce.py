@@ -141,3 +141,24 @@ def test_compiled_umap_functions_are_kept_in_batchvizs_cache_folder(tmp_path):
     folder = tmp_path / "batchviz" / "numba"
     assert done.stdout.split() == ["umap", str(folder)]
     assert any(folder.glob("umap_*/*.nbi")), "no compiled UMAP function index in the cache folder"
+
+
+def test_new_points_are_placed_by_their_exact_cosine_neighbours():
+    """``transform`` after a UMAP fit: UMAP is handed exact cosine neighbours for new points
+    (its own search index is not built), and a new point lands among its group."""
+    from pipeline.reduce import ExactCosineIndex, Reducer
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(3, 32))
+    X = np.vstack([centres[i % 3] + 0.2 * rng.normal(size=32) for i in range(63)]).astype(np.float32)
+    indices, distances = ExactCosineIndex(X[:60]).query(X[60:], 4)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    brute = np.argsort(-(unit[60:] @ unit[:60].T), axis=1)[:, :4]
+    assert np.array_equal(indices, brute) and np.all(np.diff(distances, axis=1) >= 0)
+    reducer = Reducer(n_components=2, n_neighbors=8)
+    fitted = reducer.fit_transform(X[:60]).copy()
+    placed = reducer.transform(X[60:])
+    assert np.array_equal(reducer.embedding_, fitted)
+    for row, point in zip(range(60, 63), placed):
+        nearest = np.argsort(np.linalg.norm(fitted - point, axis=1))[:5]
+        assert all(i % 3 == row % 3 for i in nearest)
