@@ -64,7 +64,7 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
             answerer = Answerer(store, "bench", links=lambda: "https://maps.example/m")
             answerer.latest_map()
             builds = WorkerProcess()
-            job = BuildJob(database, None, "bench", PipelineParams(), EmbedderSpec(model))
+            job = BuildJob(database, None, "bench", PipelineParams(), EmbedderSpec(model), refit=True)
             builds.run(job)
             answerer.warm()  # the worker started, its functions compiled: now the rebuilds to answer beside
 

@@ -73,6 +73,7 @@ class BuildJob:
     outputs: Path | None = None
     names: object = None  # a service.NamePolicy (None: the default policy)
     title: str | None = None
+    refit: bool = False  # fit the whole map afresh, never place newcomers on the last fit
 
 
 _embedders: dict[EmbedderSpec, object] = {}  # in the worker: loaded once, kept between builds
@@ -91,7 +92,7 @@ def run_job(job: BuildJob, embedder=None):
     names = job.names if job.names is not None else service.NamePolicy()
     with Store(job.database, retention_days=job.retention_days) as store:
         return service.rebuild(store, job.source, job.params, embedder, outputs=job.outputs,
-                               names=names, title=job.title)
+                               names=names, title=job.title, refit=job.refit)
 
 
 class InProcessBuilds:

@@ -60,6 +60,7 @@ class Bot:
         self._last_event_id = -1
         self._resynced = False  # the full read at process start is done
         self._event_failures: dict[int, int] = {}  # failed attempts of the event being retried
+        self._refit: set[str] = set()  # sources whose next build fits the whole map afresh
         self.ready = threading.Event()  # set once registered and caught up
         self.server: MapServer | None = None
 
@@ -91,7 +92,8 @@ class Bot:
                                      sources_of=self.store.sources_of, inbox=self.store)
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
-        self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock)
+        self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock,
+                                   nightly=self.refresh_nightly)
         if self._background_schedules:
             self.scheduler.start()
         self._thread = threading.Thread(target=self._event_loop, name="zulip-events", daemon=True)
@@ -281,11 +283,26 @@ class Bot:
     def _rebuild(self, source) -> service.RebuildResult:
         s = self.settings
         names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
+        refit = source.name in self._refit
         built = self.builds.run(BuildJob(
             s.database, s.map_retention_days, source.name, s.pipeline_params(), s.embedder_spec(),
-            outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}"))
+            outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}",
+            refit=refit))
+        if refit:
+            self._refit.discard(source.name)
         self.answerers[source.name].warm()
         return built
+
+    def refresh_nightly(self) -> None:
+        """The nightly build: a map with newcomers only placed on an older fit since its
+        last full fit is fitted afresh; then every stale source is rebuilt."""
+        for source in self.settings.sources:
+            latest = self.store.latest_snapshot(source.name)
+            if latest is not None and latest.params.get("resolved", {}).get("layout_update") == "transform":
+                self._refit.add(source.name)
+            while source.name in self._refit:  # a build joined under way may not have refitted
+                self.refresher.refresh(source)
+        self.refresh_stale()
 
     def refresh_stale(self) -> None:
         for source in self.settings.sources:

@@ -48,7 +48,7 @@ class Scheduler:
     """Named cron jobs plus one debounced job; each run is recorded in the store."""
 
     def __init__(self, settings, store, refresh: Callable[[], None], post: Callable[[str], None],
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, nightly: Callable[[], None] | None = None):
         self.tz = ZoneInfo(settings.timezone)
         self.store = store
         self.clock = clock or (lambda: datetime.now(self.tz))
@@ -57,7 +57,7 @@ class Scheduler:
             "refresh": CronTrigger.from_crontab(settings.refresh_cron, timezone=self.tz),
             "weekly-post": CronTrigger.from_crontab(settings.post_cron, timezone=self.tz),
         }
-        self.actions = {"refresh": refresh, DEBOUNCE_ID: refresh,
+        self.actions = {"refresh": nightly or refresh, DEBOUNCE_ID: refresh,
                         RETRIED: lambda: post(self.store.get_state(LAST_RUN_KEY.format(name=RETRIED)) or "")}
         self.debounce_at: datetime | None = None
         self.retry_at: datetime | None = None  # when the failed weekly post is tried again

@@ -413,3 +413,32 @@ def test_a_dm_in_a_queue_gap_before_any_message_is_answered(realm, start_bot, wa
     realm.server.expire_queues(then=lambda: realm.server.send_dm(realm.alice, realm.bot, "help"))
     [reply] = wait_for(lambda: replies_to(realm, realm.alice), timeout=20, what="the reply")
     assert "near me" in reply
+
+
+def layout_of(bot) -> tuple[int, str]:
+    latest = bot.store.latest_snapshot("main")
+    return len(latest), latest.params["resolved"]["layout_update"]
+
+
+def test_a_newcomer_is_placed_and_the_nightly_build_fits_afresh(realm, start_bot, wait_for):
+    """In the bot's build worker, one newcomer is placed on the last fit (UMAP transform);
+    the nightly scheduled build then fits the whole map afresh."""
+    server = realm.server
+    interests = ["sailing boats and knots at sea", "sourdough bread and pastry baking",
+                 "rust compilers and llvm passes", "jazz piano and drums"]
+    people = [server.add_user(f"Person {i:02d}") for i in range(25)]
+    for i, person in enumerate(people):
+        server.subscribe(person, realm.welcome)
+        if i < 24:
+            server.send_stream_message(person, realm.welcome, realm.topic, f"I like {interests[i % 4]}, {i}.")
+    bot = start_bot()
+    wait_for(lambda: bot.store.message_count("main") == 24, what="the introductions")
+    bot.refresh_stale()  # builds, or joins the first map's build and builds again if needed
+    assert layout_of(bot) == (24, "fit")
+    server.send_stream_message(people[24], realm.welcome, realm.topic, f"I like {interests[0]} too.")
+    source = bot.settings.sources[0]
+    wait_for(lambda: bot.store.message_count("main") == 25 and bot.refresher.is_stale(source), what="the newcomer")
+    bot.refresh_stale()
+    assert layout_of(bot) == (25, "transform")
+    bot.scheduler.run("refresh")
+    assert layout_of(bot) == (25, "fit")
