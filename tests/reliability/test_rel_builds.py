@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.refresh import BUILDING_KEY, DIRTY_KEY
 from tests.reliability.conftest import read_store, replies_to
 
 pytestmark = pytest.mark.slow
@@ -42,8 +43,15 @@ def first_map(realm, process, wait_for, people: int = 8) -> None:
     for person in realm.people[:people]:
         realm.server.send_stream_message(person, realm.welcome, realm.topic,
                                          f"I'm {person.full_name}; I like rust, jazz and compilers.")
-    wait_for(lambda: read_store(process.config.parent / "data", lambda s: s.snapshot_info("main")), 120,
-             "the first map")
+    wait_for(lambda: read_store(process.config.parent / "data", lambda s: settled(s, people)), 120,
+             "the first map of everyone, and no build under way")
+
+
+def settled(store, people: int) -> bool:
+    """A map of all `people` is saved and no build is running or due."""
+    info = store.snapshot_info("main")
+    busy = any(store.get_state(key.format(source="main")) for key in (BUILDING_KEY, DIRTY_KEY))
+    return info is not None and info[2] == people and not busy
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
