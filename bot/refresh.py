@@ -44,6 +44,10 @@ class Refresher:
         """Stored content changed since the last build of this source."""
         self.store.set_state(DIRTY_KEY.format(source=source.name), "1")
 
+    def _dirty(self, source) -> bool:
+        """Content changed since the last build began (it cleared the flag as it began)."""
+        return self.store.get_state(DIRTY_KEY.format(source=source.name)) == "1"
+
     def is_stale(self, source) -> bool:
         never_built = self.store.snapshot_info(source.name) is None
         return never_built or any(self.store.get_state(key.format(source=source.name)) == "1"
@@ -55,9 +59,13 @@ class Refresher:
 
     def submit(self, source) -> Future:
         """Start a rebuild of the source on its worker, or join the one asked for already;
-        the future of its result."""
+        the future of its result. A build that began before the latest content arrived is
+        not joined: the answer is the next build's."""
         with self._guard:
             running = self._running.get(source.name)
+            if running is not None and running.running() and self._dirty(source):
+                log.info("Content of %s changed during the build under way; the next build answers", source.name)
+                return self._after(running, source)
             if running is not None:
                 log.info("Refresh of %s already under way; joining it", source.name)
                 return running
@@ -68,6 +76,22 @@ class Refresher:
             running = self._running[source.name] = worker.submit(self._build, source)
         running.add_done_callback(lambda done: self._forget(source.name, done))
         return running
+
+    def _after(self, running: Future, source) -> Future:
+        """The result of a build that starts (or is joined) once ``running`` is done: one
+        that read the content which changed while ``running`` was under way."""
+        later: Future = Future()
+
+        def chain(_done: Future) -> None:
+            try:
+                follow = self.submit(source)
+            except Exception as exc:  # the bot is stopping
+                later.set_exception(exc)
+                return
+            follow.add_done_callback(lambda built: _copy(built, later))
+
+        running.add_done_callback(chain)
+        return later
 
     def refresh(self, source) -> Any:
         """Rebuild now, or join the rebuild of this source under way; its result."""
@@ -104,6 +128,14 @@ class Refresher:
                 raise
             finally:
                 self.store.set_state(building, None)
+
+
+def _copy(source: Future, target: Future) -> None:
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 def refresh_command(refresher: Refresher, cooldown: "Cooldown", source, user_id: str,

@@ -290,8 +290,16 @@ class Bot:
             refit=refit))
         if refit:
             self._refit.discard(source.name)
-        self.answerers[source.name].warm()
+        threading.Thread(target=self._warm, args=(source,), name=f"warm-{source.name}", daemon=True).start()
         return built
+
+    def _warm(self, source) -> None:
+        """Read the new map for commands now, off the build (which is done: a `refresh`
+        asked for from now on starts the next one)."""
+        try:
+            self.answerers[source.name].warm()
+        except Exception:  # the bot is stopping, say: the first command does this itself
+            log.info("Could not read the new map of %s ahead of commands", source.name, exc_info=True)
 
     def refresh_nightly(self) -> None:
         """The nightly build: a map with newcomers only placed on an older fit since its

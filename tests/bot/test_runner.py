@@ -334,6 +334,31 @@ def test_concurrent_refreshes_are_coalesced(tmp_path):
     assert builds == ["intro"] and results == ["map 1"] * 3 and all(f is first for f in joined)
 
 
+def test_a_refresh_after_new_content_gets_the_next_build(tmp_path):
+    """A refresh asked for after content changed under a running build is answered by the
+    next build, which reads that content; one asked for before the change joins the first."""
+    began, release, builds = threading.Event(), threading.Event(), []
+
+    def held_build(source):
+        builds.append(source.name)
+        began.set()
+        assert release.wait(10)
+        return f"map {len(builds)}"
+
+    with Store(tmp_path / "bot.sqlite3") as store:
+        refresher = Refresher(store, held_build)
+        source = Source("intro", "welcome")
+        first = refresher.submit(source)
+        assert began.wait(10)
+        joined = refresher.submit(source)
+        refresher.mark_dirty(source)  # a new introduction arrives while the build runs
+        later = refresher.submit(source)
+        release.set()
+        results = [future.result(10) for future in (first, joined, later)]
+        refresher.close()
+    assert results == ["map 1", "map 1", "map 2"] and builds == ["intro", "intro"]
+
+
 def test_opting_out_schedules_a_rebuild_without_them(realm, start_bot, wait_for):
     """`opt out` deletes the person's introduction and makes the map due for a rebuild."""
     realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I fly kites")
