@@ -87,9 +87,15 @@ def private_folder(folder: Path) -> Path:
 
 def _private_file(path: Path) -> None:
     """The database holds people's words and names: 0600 before SQLite first writes it
-    (SQLite gives its -wal and -shm files the database file's mode)."""
+    (SQLite gives its -wal and -shm files the database file's mode).
+
+    The file is opened here only to create it. Closing a descriptor of a file drops every
+    POSIX lock this process holds on it, SQLite's included: with a connection already
+    open in this process, another process closing its own connection would then think
+    itself the last one and delete the WAL under it ("disk I/O error", writes lost)."""
     private_folder(path.parent)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     path.chmod(0o600)
 
 
