@@ -61,20 +61,25 @@ class Refresher:
         """Start a rebuild of the source on its worker, or join the one asked for already;
         the future of its result. A build that began before the latest content arrived is
         not joined: the answer is the next build's."""
+        dirty = self._dirty(source)
         with self._guard:
             running = self._running.get(source.name)
-            if running is not None and running.running() and self._dirty(source):
-                log.info("Content of %s changed during the build under way; the next build answers", source.name)
-                return self._after(running, source)
-            if running is not None:
-                log.info("Refresh of %s already under way; joining it", source.name)
-                return running
-            if self._closed:
-                raise RuntimeError("the bot is stopping; no new builds")
-            worker = self._workers.get(source.name) or ThreadPoolExecutor(1, f"build-{source.name}")
-            self._workers[source.name] = worker
-            running = self._running[source.name] = worker.submit(self._build, source)
-        running.add_done_callback(lambda done: self._forget(source.name, done))
+            if running is None or running.done():  # a finished build not yet forgotten
+                if self._closed:
+                    raise RuntimeError("the bot is stopping; no new builds")
+                worker = self._workers.get(source.name) or ThreadPoolExecutor(1, f"build-{source.name}")
+                self._workers[source.name] = worker
+                started = self._running[source.name] = worker.submit(self._build, source)
+            else:
+                started, stale = None, running.running() and dirty
+        # callbacks are added outside the lock: one added to a finished future runs at once
+        if started is not None:
+            started.add_done_callback(lambda done: self._forget(source.name, done))
+            return started
+        if stale:
+            log.info("Content of %s changed during the build under way; the next build answers", source.name)
+            return self._after(running, source)
+        log.info("Refresh of %s already under way; joining it", source.name)
         return running
 
     def _after(self, running: Future, source) -> Future:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -357,6 +358,31 @@ def test_a_refresh_after_new_content_gets_the_next_build(tmp_path):
         results = [future.result(10) for future in (first, joined, later)]
         refresher.close()
     assert results == ["map 1", "map 1", "map 2"] and builds == ["intro", "intro"]
+
+
+def test_a_build_finishing_as_a_refresh_chains_onto_it_does_not_deadlock(tmp_path):
+    """The race of a stale build that finishes just as a refresh chains onto it: the chained
+    callback then runs at once, in the asking thread, which must not hold the refresher's
+    lock (it would wait for itself, and every later refresh and status with it)."""
+
+    class JustFinished(Future):
+        def running(self) -> bool:  # it was running when asked; it is done by now
+            return True
+
+    with Store(tmp_path / "bot.sqlite3") as store:
+        refresher = Refresher(store, lambda source: "map 2")
+        source = Source("intro", "welcome")
+        finished = JustFinished()
+        finished.set_result("map 1")
+        refresher._running[source.name] = finished  # noqa: SLF001 - the race, made certain
+        refresher.mark_dirty(source)
+        asked: list[Future] = []
+        asking = threading.Thread(target=lambda: asked.append(refresher.submit(source)), daemon=True)
+        asking.start()
+        asking.join(10)
+        assert not asking.is_alive(), "submit deadlocked"
+        assert asked[0].result(10) == "map 2"
+        refresher.close()
 
 
 def test_opting_out_schedules_a_rebuild_without_them(realm, start_bot, wait_for):
