@@ -315,49 +315,49 @@ def test_a_failed_refresh_says_so_in_its_second_message(realm, start_bot, wait_f
     assert bot.refresher.is_stale(bot.settings.sources[0])  # tried again by the next schedule
 
 
+class HeldBuild:
+    """A rebuild that records each call and waits until released; "map N" for the Nth."""
+
+    def __init__(self):
+        self.began, self.release, self.builds = threading.Event(), threading.Event(), []
+
+    def __call__(self, source):
+        self.builds.append(source.name)
+        self.began.set()
+        assert self.release.wait(10)
+        return f"map {len(self.builds)}"
+
+
 def test_concurrent_refreshes_are_coalesced(tmp_path):
     """A refresh asked for while one runs joins it: one build, the same result for all."""
-    release, builds = threading.Event(), []
-
-    def slow_build(source):
-        builds.append(source.name)
-        assert release.wait(10)
-        return f"map {len(builds)}"
-
+    build = HeldBuild()
     with Store(tmp_path / "bot.sqlite3") as store:
-        refresher = Refresher(store, slow_build)
+        refresher = Refresher(store, build)
         source = Source("intro", "welcome")
         first = refresher.submit(source)
         joined = [refresher.submit(source) for _ in range(2)]
-        release.set()
+        build.release.set()
         results = [future.result(10) for future in [first, *joined]]
         refresher.close()
-    assert builds == ["intro"] and results == ["map 1"] * 3 and all(f is first for f in joined)
+    assert build.builds == ["intro"] and results == ["map 1"] * 3 and all(f is first for f in joined)
 
 
 def test_a_refresh_after_new_content_gets_the_next_build(tmp_path):
     """A refresh asked for after content changed under a running build is answered by the
     next build, which reads that content; one asked for before the change joins the first."""
-    began, release, builds = threading.Event(), threading.Event(), []
-
-    def held_build(source):
-        builds.append(source.name)
-        began.set()
-        assert release.wait(10)
-        return f"map {len(builds)}"
-
+    build = HeldBuild()
     with Store(tmp_path / "bot.sqlite3") as store:
-        refresher = Refresher(store, held_build)
+        refresher = Refresher(store, build)
         source = Source("intro", "welcome")
         first = refresher.submit(source)
-        assert began.wait(10)
+        assert build.began.wait(10)
         joined = refresher.submit(source)
         refresher.mark_dirty(source)  # a new introduction arrives while the build runs
         later = refresher.submit(source)
-        release.set()
+        build.release.set()
         results = [future.result(10) for future in (first, joined, later)]
         refresher.close()
-    assert results == ["map 1", "map 1", "map 2"] and builds == ["intro", "intro"]
+    assert results == ["map 1", "map 1", "map 2"] and build.builds == ["intro", "intro"]
 
 
 def test_a_build_finishing_as_a_refresh_chains_onto_it_does_not_deadlock(tmp_path):
