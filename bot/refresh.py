@@ -44,14 +44,16 @@ class Refresher:
         """Stored content changed since the last build of this source."""
         self.store.set_state(DIRTY_KEY.format(source=source.name), "1")
 
+    def _flag(self, key: str, source) -> bool:
+        return self.store.get_state(key.format(source=source.name)) == "1"
+
     def _dirty(self, source) -> bool:
         """Content changed since the last build began (it cleared the flag as it began)."""
-        return self.store.get_state(DIRTY_KEY.format(source=source.name)) == "1"
+        return self._flag(DIRTY_KEY, source)
 
     def is_stale(self, source) -> bool:
         never_built = self.store.snapshot_info(source.name) is None
-        return never_built or any(self.store.get_state(key.format(source=source.name)) == "1"
-                                  for key in (DIRTY_KEY, BUILDING_KEY))
+        return never_built or self._dirty(source) or self._flag(BUILDING_KEY, source)
 
     def is_running(self, source) -> bool:
         with self._guard:

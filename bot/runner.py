@@ -74,7 +74,6 @@ class Bot:
         log.info("Connected to %s as %s (feature level %s)", s.api_site or "Zulip", self.own_name,
                  self.io.feature_level)
         self.store = Store(s.database, retention_days=s.map_retention_days)
-        self.embedder = self._embedder or s.embedder()
         self.builds = InProcessBuilds(self._embedder) if self._embedder else WorkerProcess()
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
@@ -305,7 +304,7 @@ class Bot:
         """The nightly build: a map with newcomers only placed on an older fit since its
         last full fit is fitted afresh; then every stale source is rebuilt."""
         for source in self.settings.sources:
-            latest = self.store.latest_snapshot(source.name)
+            latest = self.answerers[source.name].latest_map()  # read once per snapshot, kept
             if latest is not None and latest.params.get("resolved", {}).get("layout_update") == "transform":
                 self._refit.add(source.name)
             while source.name in self._refit:  # a build joined under way may not have refitted

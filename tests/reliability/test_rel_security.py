@@ -159,7 +159,7 @@ def test_opt_out_deletes_texts_and_embeddings_from_the_file(mapped, realm, wait_
         return [d for d in store.documents("main") if d.person_id == str(person.user_id)]
 
     hashes = read_store(data, lambda s: [text_hash(d.text) for d in mine(s)])
-    cached = lambda: read_store(data, lambda s: s.get_embeddings(bot.embedder.model_id, hashes))  # noqa: E731
+    cached = lambda: read_store(data, lambda s: s.get_embeddings(bot.settings.embedder().model_id, hashes))  # noqa: E731
     assert cached()  # embedded before
     realm.server.send_dm(person, realm.bot, "forget me")
     wait_for(lambda: replies_to(realm.server, realm.bot, person), 30, "the opt-out reply")
