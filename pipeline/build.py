@@ -72,11 +72,7 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
     with timer("embed"):
         embeddings = embed_documents(docs, embedder, cache, before_encoding=import_libraries)
     ids = [d.person_id for d in docs]
-    placement, reason = incremental.plan(ids, embeddings, previous, params, embedder.model_id, refit)
-    if placement is not None:
-        layout = incremental.place(placement, embeddings, timer)
-    else:
-        layout = incremental.fit(embeddings, resolved, params, embedder.model_id, timer, reason)
+    layout = incremental.layout(ids, embeddings, resolved, previous, params, embedder.model_id, refit, timer)
     with timer("renumber"):
         labels = renumber(layout.raw_labels, ids, previous)
     with timer("keywords"):

@@ -35,6 +35,12 @@ in ``layout_reason``):
   ``MAX_PLACED_SHARE`` of the people it was fitted on (5 %: 50 at 1,000 people, 1 at 20),
   so the map never drifts far from what a fit would draw. The adaptive sizes
   (``resolved``) stay those of the fit.
+
+And if the placing fails, the build fits afresh ("the newcomers could not be placed"):
+UMAP's ``transform`` gives a newcomer with no neighbour in the fit no place (NaN), or
+raises when no newcomer has one; and once, in CI, it gave NaN to a newcomer whose text
+embedded exactly like six fitted people's (a short introduction repeated word for word
+is common). A map is never drawn with a person who has no place.
 """
 
 from __future__ import annotations
@@ -92,6 +98,19 @@ class Layout:
 
 def signature(params, model_id: str) -> tuple:
     return (model_id, *(getattr(params, name) for name in FIT_PARAMS))
+
+
+def layout(ids: list[str], embeddings: np.ndarray, resolved: dict, previous, params, model_id: str,
+           refit: bool, timer) -> Layout:
+    """The build's layout: the newcomers placed on ``previous``'s fit when the rule allows
+    and the placing succeeds, else a full fit."""
+    placement, reason = plan(ids, embeddings, previous, params, model_id, refit)
+    if placement is not None:
+        placed = place(placement, embeddings, timer)
+        if placed is not None:
+            return placed
+        reason = "the newcomers could not be placed"
+    return fit(embeddings, resolved, params, model_id, timer, reason)
 
 
 def fit(embeddings: np.ndarray, resolved: dict, params, model_id: str, timer, reason: str) -> Layout:
@@ -157,24 +176,38 @@ def plan(ids: list[str], embeddings: np.ndarray, previous, params, model_id: str
     return Plan(state, previous, params, old, new), "placed"
 
 
-def place(p: Plan, embeddings: np.ndarray, timer) -> Layout:
+def place(p: Plan, embeddings: np.ndarray, timer) -> Layout | None:
     """Everyone on the previous map where they were; the newcomers placed into its fit;
-    HDBSCAN again on the clustering space, with the fit's sizes."""
+    HDBSCAN again on the clustering space, with the fit's sizes. None if UMAP gives a
+    newcomer no finite place."""
     fitted, n = p.state.fit, len(embeddings)
     coords = np.empty((n, p.previous.coords.shape[1]), np.float32)
     space = np.empty((n, p.state.space.shape[1]), np.float32)
     coords[p.old], space[p.old] = p.previous.coords, p.state.space
     newcomers = embeddings[p.new]
     with timer("reduce_clusters"):
-        space[p.new] = fitted.cluster_reducer.transform(newcomers)
+        space[p.new] = placed_in(fitted.cluster_reducer, newcomers)
+    if not np.all(np.isfinite(space)):
+        return None
     with timer("cluster"):
         clusterer = _cluster(space, embeddings, fitted.resolved, p.params)
     with timer("reduce_picture"):
-        coords[p.new] = fitted.picture_reducer.transform(newcomers)
+        coords[p.new] = placed_in(fitted.picture_reducer, newcomers)
+    if not np.all(np.isfinite(coords)):
+        return None
     placed = p.state.placed + len(p.new)
     record = {**fitted.resolved, "layout": fitted.picture_reducer.method_, "selection": clusterer.selection_,
               "layout_update": "transform", "layout_reason": "placed", "fitted_on": fitted.fitted_on, "placed": placed}
     return Layout(coords, clusterer.labels_, clusterer.notice_, record, State(fitted, space, placed))
+
+
+def placed_in(reducer: Reducer, rows: np.ndarray) -> np.ndarray:
+    """``rows`` placed into ``reducer``'s fit; NaN for every row if UMAP cannot place them
+    (it raises when none of them has a neighbour in the fit)."""
+    try:
+        return reducer.transform(rows)
+    except ValueError:
+        return np.full((len(rows), reducer.n_components), np.nan, np.float32)
 
 
 def remember(result, layout: Layout) -> None:

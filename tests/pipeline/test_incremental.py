@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from pipeline.build import build_map
+from pipeline.documents import Document
 from pipeline.embed import HashingEmbedder, MemoryCache
 from pipeline.params import PipelineParams
+from pipeline.render import render_html
 from pipeline.result import NOISE
 
 HASHING = HashingEmbedder()
@@ -152,3 +154,34 @@ def test_small_maps_always_fit(topic_documents):
     assert before.params["resolved"]["layout"] == "pca"
     after = build_map(docs + _newcomer(topic_documents), embedder=HASHING, previous=before)
     assert _update(after) == "fit"
+
+
+class VectorEmbedder:
+    """Each text's vector from a table: a fit and newcomers exactly where a test needs them."""
+
+    model_id = "vectors"
+
+    def __init__(self, table: dict[str, np.ndarray]):
+        self.table = table
+
+    def encode(self, texts):
+        return np.asarray([self.table[text] for text in texts], np.float32)
+
+
+@pytest.mark.parametrize("newcomers", [["opposite"], ["opposite", "same again"]], ids=["raises", "nan"])
+def test_newcomers_umap_cannot_place_get_a_full_fit(newcomers):
+    """UMAP's transform gives a newcomer with no neighbour in the fit no place: it raises
+    when no newcomer has one, and returns NaN for that row otherwise. Either way the build
+    fits afresh, and everyone has a finite place (the page would not render otherwise)."""
+    same, across = np.eye(8, dtype=np.float32)[:2]
+    table = {f"same {i}": same for i in range(40)} | {"opposite": -same, "same again": same, "other": across}
+    embedder = VectorEmbedder(table)
+    docs = [Document(str(i), f"P{i}", f"same {i}") for i in range(40)]
+    before = build_map(docs, embedder=embedder, refit=True)
+    assert before.params["resolved"]["layout"] == "umap"
+    after = build_map(docs + [Document(f"n{i}", f"N{i}", text) for i, text in enumerate(newcomers)],
+                      embedder=embedder, previous=before)
+    assert _update(after) == "fit"
+    assert after.params["resolved"]["layout_reason"] == "the newcomers could not be placed"
+    assert len(after) == 40 + len(newcomers) and np.all(np.isfinite(after.coords))
+    render_html(after)  # NaN anywhere would fail the page's strict JSON
