@@ -14,6 +14,7 @@ rebuild runs, and how each stage grows with the number of people.
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 import threading
 import time
@@ -46,13 +47,15 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
     """{command: {"p50": ms, "p99": ms, "rebuilds": n}} answered during rebuilds, which run
     as the bot runs them: in its build worker process (``bot.builder.WorkerProcess``), on
     the same SQLite file, with the embeddings already cached there."""
-    from bot.answers import Answerer, Asker
+    from bot.answers import Answerer, Asker, prefer_answers
     from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
     from bot.commands import parse
     from bot.service import import_documents
     from pipeline.params import PipelineParams
     from storage import Store
 
+    switch = sys.getswitchinterval()
+    prefer_answers()  # as the bot's process does (put back at the end, for the other measures)
     stop, rebuilds = threading.Event(), [0]
     times: dict[str, list[float]] = {text: [] for text in COMMANDS}
     with tempfile.TemporaryDirectory(prefix="batchviz-answers-") as folder:
@@ -87,6 +90,7 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
                 stop.set()
                 worker.join()
                 builds.close()
+                sys.setswitchinterval(switch)
     return {text: {"p50": percentile_ms(t, 50), "p99": percentile_ms(t, 99), "rebuilds": rebuilds[0]}
             for text, t in times.items()}
 

@@ -15,23 +15,57 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from bot.closeness import Scale, calibrate
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
 from bot.inert import md
 from pipeline.errors import PipelineError
-from pipeline.neighbours import nearest_to, term_weights
+from pipeline.neighbours import nearest_to, normalised, term_weights
 from pipeline.result import MapResult, Neighbour
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 30  # members shown for one group
 MAX_ECHO = 100  # characters of the asker's own text repeated in a reply
+SWITCH_SECONDS = 0.0005  # how long a busy thread keeps the interpreter lock from a command's
+
+
+def prefer_answers() -> None:
+    """In the bot's process, hand the interpreter lock between threads every 0.5 ms, not
+    Python's default 5 ms. Reading a new map in (``Answerer.warm``) is seconds of Python at
+    5,000 people; a command answered beside it waits for the lock each time it comes back
+    from SQLite or numpy, and at 5 ms a wait, `near me 20` went from a p99 of 51 ms to 132
+    (measured in benchmarks/README.md). The cost is more switching, for the busy thread."""
+    sys.setswitchinterval(SWITCH_SECONDS)
+
+
+@dataclass(frozen=True)
+class LoadedMap:
+    """A map read for answering, with what answers derive from it, computed once."""
+
+    snapshot: int | None
+    result: MapResult
+    scale: Scale  # closeness in words, calibrated on this map
+    rows: dict[str, int]  # person id -> row
+    unit: np.ndarray  # the embeddings at unit length, for `near` past the stored neighbours
+    texts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, result: MapResult, snapshot: int | None = None) -> "LoadedMap":
+        rows: dict[str, int] = {}
+        for row, doc in enumerate(result.people):
+            rows.setdefault(doc.person_id, row)
+        return cls(snapshot, result, calibrate(result), rows, normalised(result.embeddings),
+                   tuple(doc.text for doc in result.people))
 
 
 @dataclass(frozen=True)
@@ -126,7 +160,8 @@ class Answerer:
         self.default_k = default_k
         self.mentions = mentions  # the people are Zulip users: name them by silent mentions
         self.rebuild_minutes = rebuild_minutes  # how long after a new intro the map is rebuilt
-        self._cached: tuple[int, MapResult, Scale] | None = None  # (snapshot id, map, scale) last read
+        self._loaded: LoadedMap | None = None  # the map commands are answered from
+        self._reading = threading.Lock()  # held by whoever reads a new map in
 
     def answer(self, parsed: ParsedCommand, asker: Asker) -> str:
         if parsed.error:
@@ -143,27 +178,47 @@ class Answerer:
 
     def latest_map(self) -> MapResult | None:
         """The latest complete map of this source, or None before the first build. A map
-        is read from storage once per snapshot, not once per command (~0.1 s at 5,000 people)."""
+        is read from storage once per snapshot, not once per command (~0.1 s at 5,000
+        people). While ``warm`` reads a newer one in, commands are answered from the map
+        in hand (who opted out is checked per answer all the same)."""
         info = self.store.snapshot_info(self.source)
         if info is None:
             return None
-        cached = self._cached
-        if cached is None or cached[0] != info[0]:
-            result = self.store.load_snapshot(info[0])
-            cached = (info[0], result, calibrate(result))
-            self._cached = cached
-        return cached[1]
+        loaded = self._loaded
+        if loaded is not None and (loaded.snapshot == info[0] or not self._reading.acquire(blocking=False)):
+            return loaded.result
+        if loaded is None:
+            self._reading.acquire()
+        try:
+            loaded = self._loaded = self._read(info[0])
+            return loaded.result
+        finally:
+            self._reading.release()
+
+    def _read(self, snapshot: int) -> LoadedMap:
+        """The map of ``snapshot``, read unless it is the one in hand (under ``_reading``)."""
+        loaded = self._loaded
+        if loaded is None or loaded.snapshot != snapshot:
+            loaded = LoadedMap.of(self.store.load_snapshot(snapshot), snapshot)
+        return loaded
 
     def warm(self) -> None:
-        """Read a new map and fit its shared-words weights now (after a build), so the first
-        command that needs them does not pay for it."""
-        result = self.latest_map()
-        if result is not None and len(result):
-            term_weights(tuple(doc.text for doc in result.people))
+        """Read a new map and fit its shared-words weights (after a build), then answer
+        from it: no command waits for either, and the first that needs the weights does
+        not fit them itself."""
+        info = self.store.snapshot_info(self.source)
+        if info is None:
+            return
+        with self._reading:
+            loaded = self._read(info[0])
+            if len(loaded.result):
+                term_weights(loaded.texts)
+            self._loaded = loaded
 
-    def _scale(self, result: MapResult) -> Scale:
-        cached = self._cached
-        return cached[2] if cached is not None and cached[1] is result else calibrate(result)
+    def _view(self, result: MapResult) -> LoadedMap:
+        """What answers derive from ``result``: kept for the map in hand."""
+        loaded = self._loaded
+        return loaded if loaded is not None and loaded.result is result else LoadedMap.of(result)
 
     def _name(self, result: MapResult, index: int) -> str:
         doc = result.people[index]
@@ -196,14 +251,14 @@ class Answerer:
         stored = [n for n in result.neighbours[index] if visible(n.index)]
         if len(stored) >= k or len(result.neighbours[index]) >= len(result) - 1:
             return stored[:k]
-        texts = [doc.text for doc in result.people]
-        return nearest_to(result.embeddings, texts, index, k, keep=visible)
+        view = self._view(result)
+        return nearest_to(view.unit, view.texts, index, k, keep=visible)
 
     def _near_reply(self, result: MapResult, index: int, k: int | None, whose: str) -> str:
         neighbours = self._neighbours(result, index, k or self.default_k)
         if not neighbours:
             return f"Nobody else is on the map yet, so there is no one near {whose}."
-        scale = self._scale(result)
+        scale = self._view(result).scale
         lines = [f"Closest to {whose}:"]
         for rank, n in enumerate(neighbours, 1):
             lines.append(f"{rank}. {self._name(result, n.index)} — {scale.words(n.similarity)}{_shared(n)}")
@@ -234,7 +289,7 @@ class Answerer:
             return self._no_map()
         if self.store.opted_out(asker.user_id):
             return "You opted out, so you're not on the map. Say `opt in` to be included from the next build."
-        index = result.index_of(asker.user_id)
+        index = self._view(result).rows.get(asker.user_id)
         if index is None:
             return self._not_mapped_yet(result, asker)
         # In Zulip the reply may be read by a whole stream: say who "you" is.
@@ -274,8 +329,8 @@ class Answerer:
         cluster = result.clusters.get(number)
         if cluster is None:
             return f"There is no group {number}; {self._cluster_range(result)}."
-        members = [self._name(result, i) for i in filter(self._visible(result), cluster.members)]
-        shown = ", ".join(members[:MAX_LISTED])
+        members = list(filter(self._visible(result), cluster.members))
+        shown = ", ".join(self._name(result, i) for i in members[:MAX_LISTED])
         more = f" and {len(members) - MAX_LISTED} more" if len(members) > MAX_LISTED else ""
         lines = [f"**Group {number}** ({len(members)} people): {', '.join(md(w) for w in cluster.keywords)}",
                  f"Members: {shown}{more}"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot import service
-from bot.answers import Answerer, Asker, zulip_time
+from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
@@ -289,12 +289,13 @@ class Bot:
             refit=refit))
         if refit:
             self._refit.discard(source.name)
-        threading.Thread(target=self._warm, args=(source,), name=f"warm-{source.name}", daemon=True).start()
+        self._warm(source)
         return built
 
     def _warm(self, source) -> None:
-        """Read the new map for commands now, off the build (which is done: a `refresh`
-        asked for from now on starts the next one)."""
+        """Read the new map in for commands before the build counts as done: commands go
+        on being answered from the previous map meanwhile, and whoever waited for the build
+        (a `refresh`) is then answered from the new one."""
         try:
             self.answerers[source.name].warm()
         except Exception:  # the bot is stopping, say: the first command does this itself
@@ -378,6 +379,7 @@ def run(settings) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    prefer_answers()
     bot = Bot(settings).start()
     while not stop_requested.wait(1.0):
         pass

@@ -37,6 +37,7 @@ EXPAND_K = 3  # nearest others averaged into a person's vector before ranking
 EXPAND_WEIGHT = 2.0  # their total weight against the person's own (1)
 OVERLAP_K = 10  # nearest others whose overlap two people's score shares
 OVERLAP_WEIGHT = 0.5  # weight of that Jaccard overlap against the cosine
+FEW_EXTRA = 16  # people sorted past the k asked for by one person (some may be turned away)
 
 
 def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 3) -> list[list[Neighbour]]:
@@ -59,16 +60,29 @@ def nearest(embeddings: np.ndarray, texts: list[str], k: int = 5, shared: int = 
     ]
 
 
-def nearest_to(embeddings: np.ndarray, texts: list[str], row: int, k: int = 5, shared: int = 3,
+def nearest_to(unit: np.ndarray, texts: list[str], row: int, k: int = 5, shared: int = 3,
                keep: Callable[[int], bool] = lambda index: True) -> list[Neighbour]:
     """One person's ``k`` nearest others that ``keep`` accepts, by plain cosine similarity,
-    highest first (ties to the lower index). Only that person's row is scored: O(n·d)
-    time and memory, where ``nearest`` for everyone is O(n²·d) time. For answering one
-    question when the stored neighbours are too few (more asked, or some opted out)."""
-    unit = normalised(embeddings)
+    highest first (ties to the lower index). ``unit``: the embeddings at unit length
+    (``normalised``; a caller answering many questions on one map normalises once).
+
+    Only that person's row is scored: O(n·d) time and memory, where ``nearest`` for
+    everyone is O(n²·d). Only the best few are sorted (all the people tied with the last
+    of them included, so ties still go to the lower index), more if ``keep`` turns too
+    many away. For answering one question when the stored neighbours are too few (more
+    asked, or some opted out)."""
     similarity = unit @ unit[row]
-    order = np.lexsort((np.arange(len(unit)), -similarity))
-    chosen = [int(j) for j in _kept(order, row, keep, k)]
+    n, wanted = len(similarity), k + 1 + FEW_EXTRA
+    while True:
+        if wanted >= n:
+            candidates = np.arange(n)
+        else:  # everyone at least as similar as the wanted-th best
+            candidates = np.flatnonzero(similarity >= np.partition(similarity, n - wanted)[n - wanted])
+        order = candidates[np.lexsort((candidates, -similarity[candidates]))]
+        chosen = [int(j) for j in _kept(order, row, keep, k)]
+        if len(chosen) == k or wanted >= n:
+            break
+        wanted *= 4
     words = pair_words(texts, np.full(len(chosen), row), np.array(chosen, dtype=np.int64), shared)
     return [Neighbour(j, float(similarity[j]), w) for j, w in zip(chosen, words)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import tracemalloc
 
 import numpy as np
@@ -190,6 +191,52 @@ def test_a_map_is_read_once_per_snapshot_and_a_new_one_is_seen(answerer, demo_st
     first = answerer.latest_map()
     assert answerer.latest_map() is first
     rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder())
+    newer = answerer.latest_map()
+    assert newer is not first and len(newer) == len(first)
+
+
+class HeldReads:
+    """A store whose snapshot reads wait, once ``hold`` is called, until ``release``."""
+
+    def __init__(self, store):
+        self.store, self.reading, self.go = store, threading.Event(), threading.Event()
+        self.go.set()
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def hold(self):
+        self.go.clear()
+
+    def release(self):
+        self.go.set()
+
+    def load_snapshot(self, snapshot_id):
+        self.reading.set()
+        self.go.wait(30)
+        return self.store.load_snapshot(snapshot_id)
+
+
+def test_commands_are_answered_from_the_map_in_hand_while_a_new_one_is_read(demo_store):
+    """While ``warm`` reads a new map in (seconds at 5,000 people), a command is answered
+    from the map in hand at once, not after reading the new one itself; then from the new."""
+    held = HeldReads(demo_store)
+    answerer = Answerer(held, "demo")
+    first = answerer.latest_map()
+    rebuild(demo_store, "demo", PipelineParams(), HashingEmbedder())
+    held.hold()
+    warming = threading.Thread(target=answerer.warm, daemon=True)
+    warming.start()
+    assert held.reading.wait(10)
+    answered = []
+    command = threading.Thread(target=lambda: answered.append(say(answerer, asker_for(first, 0), "near me")), daemon=True)
+    command.start()
+    command.join(10)
+    try:
+        assert answered and listed_names(answered[0]) == [md(first.people[n.index].name) for n in first.neighbours[0]]
+    finally:
+        held.release()
+        warming.join(30)
     newer = answerer.latest_map()
     assert newer is not first and len(newer) == len(first)
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.embed import HashingEmbedder
-from pipeline.neighbours import (CANDIDATES, MAX_DF, MIN_DOCS_FOR_DF, PICK_ROWS, nearest, neighbour_overlap, rank,
-                                 shared_words, top_k)
+from pipeline.neighbours import (CANDIDATES, MAX_DF, MIN_DOCS_FOR_DF, PICK_ROWS, nearest, nearest_to,
+                                 neighbour_overlap, normalised, rank, shared_words, top_k)
 from pipeline.stopwords import STOP_WORDS, tokens
 
 TEXTS = [
@@ -241,3 +241,20 @@ def test_shared_words_equal_the_plain_computation_on_real_introductions(monkeypa
             assert nb.shared_words == reference(i, nb.index), (i, nb.index)
             with_words += bool(nb.shared_words)
     assert with_words > 50
+
+
+@pytest.mark.parametrize("turned_away", [0, 5, 60, 299])
+def test_one_persons_nearest_sort_only_the_best_yet_match_a_full_sort(turned_away):
+    """``nearest_to`` sorts only the best few (more when ``keep`` turns many away), yet
+    gives exactly a full sort's order: most similar first, ties to the lower index (the
+    rows come in runs of equal vectors, so ties sit at every cut)."""
+    rng = np.random.default_rng(4)
+    unit = normalised(np.repeat(rng.normal(size=(100, 16)), 3, axis=0))  # 300 rows, each vector 3 times
+    texts = [f"text {i}" for i in range(len(unit))]
+    similarity = unit @ unit[7]
+    full = [int(j) for j in np.lexsort((np.arange(len(unit)), -similarity)) if j != 7]
+    away = set(full[:turned_away])
+    found = nearest_to(unit, texts, 7, k=12, keep=lambda j: j not in away)
+    expected = [j for j in full if j not in away][:12]
+    assert [n.index for n in found] == expected
+    assert [n.similarity for n in found] == [float(similarity[j]) for j in expected]
