@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -73,23 +73,25 @@ def class_term_counts(texts_by_cluster: dict[int, list[str]], extra_stop_words=(
 
     A term and its plural count as one; ``terms`` holds the form most people wrote.
     """
-    from sklearn.feature_extraction.text import CountVectorizer  # here: the chat path imports this module
+    from scipy import sparse  # these two here: the chat path imports this module
+    from sklearn.feature_extraction.text import CountVectorizer
 
     classes = list(texts_by_cluster)
     texts = [t for c in classes for t in texts_by_cluster[c]]
     owner = np.repeat(np.arange(len(classes)), [len(texts_by_cluster[c]) for c in classes])
     grams = [ngrams(text, frozenset(extra_stop_words)) for text in texts]
-    written: dict[str, Counter] = {}
-    for term in (term for person in grams for term in person):
-        written.setdefault(term_key(term), Counter())[term] += 1
+    keys: dict[str, str] = {}  # term -> term_key(term), once per distinct term
+    written: dict[str, Counter] = defaultdict(Counter)  # key -> how many wrote each form
+    for term, people in Counter(term for person in grams for term in person).items():
+        key = keys[term] = term_key(term)
+        written[key][term] = people
     vectorizer = CountVectorizer(analyzer=_as_given, binary=True)
     try:
-        per_person = vectorizer.fit_transform([{term_key(term) for term in person} for person in grams])
+        per_person = vectorizer.fit_transform([{keys[term] for term in person} for person in grams])
     except ValueError:  # no content words at all
         return classes, np.array([], dtype=object), np.zeros((len(classes), 0))
-    indicator = np.zeros((len(classes), len(texts)))
-    indicator[owner, np.arange(len(texts))] = 1.0
-    counts = np.asarray((per_person.T @ indicator.T).T)
+    members = sparse.csr_matrix((np.ones(len(texts)), (owner, np.arange(len(texts)))), shape=(len(classes), len(texts)))
+    counts = (members @ per_person).toarray().astype(float)
     shown = np.array([_most_written(written[key]) for key in vectorizer.get_feature_names_out()], dtype=object)
     return classes, shown, counts
 
