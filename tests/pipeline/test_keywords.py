@@ -199,13 +199,13 @@ def test_keywords_are_whole_phrases_that_members_share(batch):
 def test_a_term_and_its_plural_are_one_keyword_and_a_phrase_stands_for_its_part():
     """"scheduler" and "schedulers" are one term of three writers, shown as most wrote it;
     "operating systems" is shown instead of "operating", which three wrote, two in it."""
-    from pipeline.keywords import class_term_counts
+    from pipeline.keywords import class_term_counts, row_of
 
     texts = {0: ["I want to write an operating system with a scheduler.", "Operating systems and schedulers!",
                  "Operating systems, kernels and schedulers."],
              1: ["Sourdough bread and baking.", "Baking sourdough bread.", "I bake bread."]}
     _, terms, counts = class_term_counts(texts)
-    assert counts[0][list(terms).index("schedulers")] == 3 and "scheduler" not in list(terms)
+    assert row_of(counts, 0)[list(terms).index("schedulers")] == 3 and "scheduler" not in list(terms)
     named = ctfidf_keywords(texts, 6)
     assert "operating systems" in named[0] and "schedulers" in named[0]
     assert not {"operating", "kernels", "scheduler"} & set(named[0])
@@ -233,3 +233,27 @@ def test_little_words_of_other_languages_are_not_keywords():
              1: ["Knitting and wool.", "Wool knitting patterns."]}
     words = set(ctfidf_keywords(texts, 6)[0])
     assert "arduino" in words and not words & {"para", "que", "con", "quiero", "aprender"}
+
+
+def test_sparse_scores_are_the_dense_formulas_entry_for_entry():
+    """c-TF-IDF and the distinctiveness penalty on the sparse counts (kept sparse: dense,
+    20,000 people took 0.9 GB) give each stored entry exactly the dense formulas' value;
+    a term only one group uses keeps its whole score (the best of the others is 0)."""
+    from scipy import sparse
+
+    from pipeline.keywords import CROSS_CLUSTER_PENALTY, ctfidf, distinctive
+
+    rng = np.random.default_rng(5)
+    dense = rng.integers(0, 4, size=(7, 40)) * (rng.random((7, 40)) < 0.3)
+    dense[:, 0], dense[3, 0] = 0, 2  # a term of one group only
+    dense = dense[:, dense.sum(axis=0) > 0].astype(float)
+    scores = ctfidf(sparse.csr_matrix(dense))
+    tf = dense / np.maximum(dense.sum(axis=1, keepdims=True), 1)
+    expected = tf * np.log1p(dense.sum() / len(dense) / np.maximum(dense.sum(axis=0), 1))
+    assert np.array_equal(scores.toarray(), expected)
+    ordered = np.sort(expected, axis=0)
+    other_best = np.where(expected >= ordered[-1], ordered[-2], ordered[-1])
+    penalised = distinctive(scores)
+    stored = dense > 0
+    assert np.array_equal(penalised.toarray()[stored], (expected - CROSS_CLUSTER_PENALTY * other_best)[stored])
+    assert penalised[3, 0] == scores[3, 0] > 0
