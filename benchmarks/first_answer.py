@@ -25,6 +25,7 @@ in its worker process), and no build runs on these starts.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import statistics
@@ -47,7 +48,7 @@ from benchmarks.common import BenchmarkError, format_table, load_talks, verdict 
 TARGET_S = TARGETS["first_answer_100"]
 COMMANDS = ("status", "near me")
 BUILD_TIMEOUT, ANSWER_TIMEOUT = 600.0, 120.0  # seconds; generous: the machine may be loaded
-LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.M)
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.MULTILINE)
 MARKS = {"connected": "Connected to ", "registered": "Registered event queue ",
          "resynced": "Resynced source ", "command": "Command "}
 BUILT = re.compile(r"source \S+: snapshot \d+ with \d+ people")
@@ -80,7 +81,7 @@ def _measure(server, people: int, repeats: int, model: str, folder: Path, data, 
     config = write_bot_config(realm, folder, model="" if model == "bundled" else model)
     log_path = folder / "bot.log"
     build_map(config, log_path)
-    askers = iter(realm.people)
+    askers = itertools.cycle(realm.people)  # a new asker each start, while there are people
     runs = [timed_start(realm, config, log_path, next(askers), command)
             for _ in range(repeats) for command in COMMANDS]
     imports = import_profile(realm, config, log_path, next(askers)) if importtime else []
@@ -164,7 +165,7 @@ def import_profile(realm, config: Path, log_path: Path, person, top: int = 12) -
     finally:
         del os.environ["PYTHONPROFILEIMPORTTIME"]
     log = log_path.read_text(encoding="utf-8", errors="replace").rsplit("==== start", 1)[-1]
-    found = re.findall(r"^import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", log, re.M)  # top level: no indent
+    found = re.findall(r"^import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", log, re.MULTILINE)  # top level: no indent
     slowest = sorted(((name.strip(), int(us) / 1e6) for us, name in found), key=lambda item: -item[1])
     return [("(start to reply, under importtime)", start["reply"])] + slowest[:top]
 
