@@ -25,6 +25,10 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   ("transform");
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
   interleaved (the ``embedding_max_tokens`` setting).
+- at 100 people, ``first-answer``: ``batchviz run`` started with the map already built,
+  seconds from Popen to its reply to a DM sent at once, median of ``status`` and
+  ``near me`` starts (``first_answer.py``, on the Zulip test server; hashing embedder,
+  as no build runs on those starts).
 
 Past the data set's 11,972 talks people are generated (``scale.people``). The growth
 table gives each stage's exponent b (time ≈ a·n^b) between consecutive sizes of the cold run.
@@ -62,7 +66,9 @@ CUT = 128  # the word-piece cut compared with the model's default
 TARGETS = {"cold_100": 10.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
            "over_encode": 30.0, "peak_mib": {5000: 1.5 * 1024, 20000: 4 * 1024}, "throughput": 0.90,
            "command_mib": 64.0,  # any one command, at any size: O(n·d), never O(n²·d)
-           "answer_p99_ms": 50.0, "one_new_1000": 5.0, "page_mb_20000": 15.0, "cut_speedup": 1.3}
+           "answer_p99_ms": 50.0, "one_new_1000": 5.0, "page_mb_20000": 15.0, "cut_speedup": 1.3,
+           "first_answer_100": 5.0}
+FIRST_ANSWER_REPEATS = 3  # starts per command
 
 
 def write_csv(path: Path, talks) -> None:
@@ -214,6 +220,16 @@ def one_new(size: int, docs, embedder, previous, folder: Path, model: str | None
     return row(size, "one-new", wall, result.params["timings"], None, layout=layout_update(result))
 
 
+def first_answer_row(folder: Path, data, repeats: int) -> dict:
+    """``batchviz run`` start to first answer at 100 people (median over the starts)."""
+    import statistics
+
+    from benchmarks import first_answer
+
+    runs = first_answer.measure(100, repeats, "hashing", folder / "first-answer", data)["runs"]
+    return row(100, "first-answer", statistics.median(r["reply"] for r in runs), {}, None)
+
+
 def cut_speedup(embedder, docs, model: str | None) -> float | None:
     """Bare encode time at the model's default length / at CUT word pieces (interleaved)."""
     from pipeline.embed import load_embedder
@@ -265,6 +281,9 @@ def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
         checks += [("cold end to end (s)", 100, find[(100, "cold")]["total"], TARGETS["cold_100"], True),
                    ("rebuild, fresh process (s)", 100, find[(100, "rebuild")]["total"], TARGETS["rebuild_fresh_100"], True),
                    ("rebuild, long-running (s)", 100, find[(100, "warm-2")]["total"], TARGETS["rebuild_warm_100"], True)]
+    if (100, "first-answer") in find:
+        checks.append(("run start to first answer, map built (s)", 100, find[(100, "first-answer")]["total"],
+                       TARGETS["first_answer_100"], True))
     if (1000, "one-new") in find:
         checks.append(("one new intro, long-running (s)", 1000, find[(1000, "one-new")]["total"], TARGETS["one_new_1000"], True))
     for e in encodes:
@@ -303,7 +322,7 @@ def parse_args(argv=None):
 
 
 def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
-          repeats: int = 100) -> tuple[list[dict], list[dict]]:
+          repeats: int = 100, first_answer_repeats: int = FIRST_ANSWER_REPEATS) -> tuple[list[dict], list[dict]]:
     talks = load_talks(data)
     rows, encodes = [], []
     for size in sizes:
@@ -313,6 +332,8 @@ def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
         warm, encode = in_process_runs(size, csv_path, model, repeats, folder)
         rows += warm
         encodes.append(encode)
+        if size == 100:
+            rows.append(first_answer_row(folder, data, first_answer_repeats))
     return rows, encodes
 
 
@@ -324,7 +345,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="batchviz-bench-") as tmp:
             folder = Path(args.keep or tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            rows, encodes = bench(sizes, folder, args.data, args.model, repeats)
+            rows, encodes = bench(sizes, folder, args.data, args.model, repeats, 1 if args.quick else FIRST_ANSWER_REPEATS)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

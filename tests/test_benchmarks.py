@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import bench, evaluate, metrics
+from benchmarks import bench, evaluate, first_answer, metrics
 from benchmarks.common import DATA_PATH, format_table, synthetic_name, verdict
 from benchmarks.configs import plain_ctfidf_keywords
 
@@ -170,6 +170,26 @@ def test_bench_main_runs_the_cli_and_prints_the_tables(tmp_path, capsys):
     assert all(float(value) >= 0 for r in rows[:2] for value in r[2:-1])  # every stage and the peak measured
     assert "embed throughput / bare" in out and "p99 ms (rebuilding)" in out and "growth exponent" in out
     assert (tmp_path / "people-30.html").exists()
+
+
+@pytest.mark.slow
+def test_first_answer_main_times_each_start_to_its_reply(tmp_path, capsys):
+    """10 demo people, one bot start per command: each start's row filled from the bot's log
+    (connected, registered, resynced, command, reply, in that order), the bot's real reply
+    to each command, and the verdict against the target."""
+    code = first_answer.main(["--people", "10", "--repeats", "1", "--data", "demo", "--keep", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [c.strip() for c in header(out, "run") if c.strip()] == first_answer.RUN_COLUMNS
+    for number, command in enumerate(first_answer.COMMANDS, 1):
+        line = next(line for line in out.splitlines() if line.startswith(f"{number} ") and command in line)
+        seconds = [float(value) for value in line.split(command, 1)[1].split()]
+        assert len(seconds) == len(first_answer.MARKS) + 1 and seconds == sorted(seconds) and seconds[0] > 0
+    assert "reply to 'status': Last map: built" in out and "from 10 people" in out
+    assert "reply to 'near me': Closest to" in out
+    verdict_line = next(line for line in out.splitlines() if line.startswith("first answer, any command"))
+    assert verdict_line.split()[4] == "2" and verdict_line.split()[-1] in ("PASS", "MISS")
+    assert (tmp_path / "bot.log").exists()
 
 
 # ---- the fictional batches, phrases and stability (issue 12) ---------------------------

@@ -111,15 +111,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def make_realm(server, people: int = 50) -> SimpleNamespace:
+    """The bot, `people` people and a public welcome stream, plus a `general` stream for
+    posts (also the benchmarks' realm: plain function, the fixture below wraps it)."""
+    bot = server.add_user("Map Bot", email="map-bot@zulip.test", is_bot=True)
+    members = [server.add_user(f"Person {i:02d}") for i in range(people)]
+    server.add_stream(WELCOME, subscribers=[bot, *members])
+    server.add_stream("general", subscribers=[bot, *members])
+    return SimpleNamespace(server=server, bot=bot, people=members, welcome=WELCOME, topic=TOPIC)
+
+
 @pytest.fixture
 def realm(zulip_server):
     """The bot, 50 people and a public welcome stream, plus a `general` stream for posts."""
-    server = zulip_server
-    bot = server.add_user("Map Bot", email="map-bot@zulip.test", is_bot=True)
-    people = [server.add_user(f"Person {i:02d}") for i in range(50)]
-    server.add_stream(WELCOME, subscribers=[bot, *people])
-    server.add_stream("general", subscribers=[bot, *people])
-    return SimpleNamespace(server=server, bot=bot, people=people, welcome=WELCOME, topic=TOPIC)
+    return make_realm(zulip_server)
 
 
 def read_store(data_dir: Path, read):
@@ -139,18 +144,20 @@ def replies_to(server, bot, person) -> list[str]:
             if m.type == "private" and person.user_id in m.recipients]
 
 
+def write_bot_config(realm, folder: Path, extra: str = "", model: str = "hashing") -> Path:
+    """Write the bot's zuliprc in `folder` (immediate debounce, data in `folder`/data,
+    `extra` lines appended; model "": the bundled one); returns its path."""
+    text = (f"\n[batchviz]\nsource_stream = {WELCOME}\nsource_topic = {TOPIC}\n"
+            f"embedding_model = {model}\npost_stream = general\npost_topic = maps\n"
+            f"debounce_minutes = 0\nrefresh_cooldown_minutes = 0\n"
+            f"data_dir = {folder / 'data'}\nweb_port = {free_port()}\n" + extra)
+    return realm.server.zuliprc(folder, realm.bot, extra=text)
+
+
 @pytest.fixture
 def bot_config(realm, tmp_path):
-    """Write the bot's zuliprc (hashing embedder, immediate debounce); returns its path."""
-
-    def write(extra: str = "") -> Path:
-        text = (f"\n[batchviz]\nsource_stream = {WELCOME}\nsource_topic = {TOPIC}\n"
-                f"embedding_model = hashing\npost_stream = general\npost_topic = maps\n"
-                f"debounce_minutes = 0\nrefresh_cooldown_minutes = 0\n"
-                f"data_dir = {tmp_path / 'data'}\nweb_port = {free_port()}\n" + extra)
-        return realm.server.zuliprc(tmp_path, realm.bot, extra=text)
-
-    return write
+    """Write the bot's zuliprc (see write_bot_config); returns its path."""
+    return lambda extra="": write_bot_config(realm, tmp_path, extra)
 
 
 # ---- the bot as a real process -------------------------------------------------------
