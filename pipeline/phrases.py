@@ -12,12 +12,14 @@ fragments of one another. The neighbours' shared words use the same runs.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
 from pipeline.stopwords import is_content, words
 
 MAX_WORDS = 3
+KEPT_TEXTS = 25_000  # texts whose phrases are kept (about 1 KB each for a long talk description)
 ABSORB = 0.5  # a phrase stands for a shorter term when this share of its writers wrote it
 
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"|/…—–\n\r\t]+|\s[-*]\s")
@@ -27,8 +29,18 @@ def phrases(text: str, extra_stop_words=frozenset()) -> list[list[str]]:
     """Runs of adjacent content words of ``text`` (cut at punctuation and at every other word).
 
     A dropped word cuts the run even inside a hyphenated one: "RISC-V CPU" gives "risc"
-    and "cpu", never "risc cpu", which nobody wrote.
+    and "cpu", never "risc cpu", which nobody wrote. Kept for the last ``KEPT_TEXTS``
+    texts: a build reads every text for its keywords and again for the neighbours' shared
+    words, and the next build mostly the same texts.
     """
+    runs = _joined_runs(text, frozenset(extra_stop_words))
+    return [run.split(" ") for run in runs.split("\n")] if runs else []
+
+
+@lru_cache(maxsize=KEPT_TEXTS)
+def _joined_runs(text: str, extra_stop_words: frozenset[str]) -> str:
+    """The runs as one string, a line per run (kept compact: a tuple per run took ~13 KB
+    per talk description, this ~1 KB). Words never hold a space or a line break."""
     runs = []
     for piece in _PHRASE_BREAK.split(text):
         run: list[str] = []
@@ -36,11 +48,11 @@ def phrases(text: str, extra_stop_words=frozenset()) -> list[list[str]]:
             if is_content(word) and word not in extra_stop_words:
                 run.append(word)
             elif run:
-                runs.append(run)
+                runs.append(" ".join(run))
                 run = []
         if run:
-            runs.append(run)
-    return runs
+            runs.append(" ".join(run))
+    return "\n".join(runs)
 
 
 def ngrams(text: str, extra_stop_words=frozenset(), max_words: int = MAX_WORDS) -> set[str]:
