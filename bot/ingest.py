@@ -8,6 +8,8 @@ knows when to ask for a (debounced) rebuild. Messages are fetched with
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 from bot.directory import Directory
@@ -15,6 +17,8 @@ from bot.zulip_io import ZulipError, ZulipIO, message_is_stream
 from pipeline.markdown import clean_markdown
 
 log = logging.getLogger(__name__)
+REACTION_SHARE = 0.75  # of the request budget reactions may use: the rest stays free for replies and reads
+
 
 def _narrow(stream: str, topic: str | None = None) -> list[dict]:
     narrow = [{"operator": "stream", "operand": stream}]
@@ -34,6 +38,8 @@ class Ingestor:
                  react_with: str = ""):
         self.store = store
         self.react_with = react_with  # emoji name put on each new introduction stored; "" for none
+        self._reactions = ThreadPoolExecutor(1, "reactions")  # sends them, off the event thread
+        self._closing = threading.Event()
         self.sources = list(sources)
         self.io = io
         self.directory = directory
@@ -121,11 +127,30 @@ class Ingestor:
         return False
 
     def _acknowledge(self, message_id: int) -> None:
-        """React to a new introduction just stored; a reaction that fails is only logged."""
+        """React to a new introduction just stored, on the reactions thread: a burst of
+        500 intros is 500 reactions, paced to Zulip's rate limit over minutes, and the event
+        thread must go on storing intros and passing on commands meanwhile."""
+        self._reactions.submit(self._react, message_id)
+
+    def _react(self, message_id: int) -> None:
+        """One reaction, within ``REACTION_SHARE`` of the calls a minute, so replies and
+        reads always have the rest (waiting for that here, where ``close`` can end the
+        wait); a reaction that fails is only logged."""
+        spare = self.io.budget.per_minute - int(REACTION_SHARE * self.io.budget.per_minute)
+        while (wait := self.io.budget.delay(spare)) > 0:
+            if self._closing.wait(wait):
+                return
         try:
-            self.io.call_endpoint(f"messages/{message_id}/reactions", "POST", {"emoji_name": self.react_with})
+            self.io.call_endpoint(f"messages/{message_id}/reactions", "POST", {"emoji_name": self.react_with},
+                                  spare=spare)
         except ZulipError as exc:
             log.warning("Could not react to introduction %s: %s", message_id, exc)
+
+    def close(self) -> None:
+        """Send no more reactions: the one under way finishes, those waiting are dropped
+        (a missing emoji is all that is lost)."""
+        self._closing.set()
+        self._reactions.shutdown(wait=True, cancel_futures=True)
 
     def _update(self, event: dict) -> bool:
         if event.get("rendering_only"):

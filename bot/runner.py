@@ -108,6 +108,7 @@ class Bot:
         self._deregister()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.ingestor.close()
         log.info("Stopping: commands")
         self.dispatcher.close()
         self.refresher.close()  # a build under way writes to the store

@@ -81,21 +81,31 @@ class RequestBudget:
         self._starts: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
-    def take(self) -> None:
-        """Wait until one more call fits in the window, then count it."""
-        while (wait := self._try_take()) > 0:
+    def take(self, spare: int = 0) -> None:
+        """Wait until one more call fits in the window with ``spare`` calls still left
+        over for others (a low-priority caller), then count it."""
+        while (wait := self._try_take(spare)) > 0:
             log.info("Pacing Zulip requests (%d in the last minute); waiting %.1f s", self.per_minute, wait)
             self.sleep(wait)
 
-    def _try_take(self) -> float:
+    def delay(self, spare: int = 0) -> float:
+        """Seconds until ``take(spare)`` would not wait (0: now); counts nothing."""
+        with self._lock:
+            now = self.clock()
+            allowed = max(1, self.per_minute - spare)
+            inside = [start for start in self._starts if now - start < self.WINDOW]
+            return 0.0 if len(inside) < allowed else self.WINDOW - (now - inside[len(inside) - allowed])
+
+    def _try_take(self, spare: int) -> float:
         with self._lock:
             now = self.clock()
             while self._starts and now - self._starts[0] >= self.WINDOW:
                 self._starts.popleft()
-            if len(self._starts) < self.per_minute:
+            allowed = max(1, self.per_minute - spare)
+            if len(self._starts) < allowed:
                 self._starts.append(now)
                 return 0.0
-            return self.WINDOW - (now - self._starts[0])
+            return self.WINDOW - (now - self._starts[len(self._starts) - allowed])
 
 
 # ---- secrets never logged ----------------------------------------------------------
@@ -188,11 +198,12 @@ class ZulipIO:
         return self._with_retries(method_name, lambda: method(*args, **kwargs))
 
     def call_endpoint(self, url: str, method: str = "POST", request: dict | None = None,
-                      **kwargs: Any) -> dict:
-        """Call an endpoint by URL, with retries; raise on an error result."""
+                      spare: int = 0, **kwargs: Any) -> dict:
+        """Call an endpoint by URL, with retries; raise on an error result. ``spare``: wait
+        until that many calls a minute are still left for others (see ``RequestBudget``)."""
         what = f"{method} /{url}"
         return self._with_retries(
-            what, lambda: self.client.call_endpoint(url=url, method=method, request=request, **kwargs)
+            what, lambda: self.client.call_endpoint(url=url, method=method, request=request, **kwargs), spare=spare
         )
 
     def send_stream(self, stream: str, topic: str, content: str, after_id: int | None = None,
@@ -275,7 +286,7 @@ class ZulipIO:
         self._last.retry_after = response.headers.get("Retry-After")
 
     def _with_retries(self, what: str, attempt_once: Callable[[], Any], check: bool = True,
-                      before_retry: Callable[[], Any] | None = None) -> Any:
+                      before_retry: Callable[[], Any] | None = None, spare: int = 0) -> Any:
         """Call until an answer worth returning; `before_retry` (if given) runs before each
         retry after a failure, and its result, when not None, is returned instead."""
         attempt = errors = 0
@@ -283,7 +294,7 @@ class ZulipIO:
             if attempt and before_retry is not None and (done := before_retry()) is not None:
                 return done
             if what not in UNMETERED:
-                self.budget.take()
+                self.budget.take(spare)
             self._last.status, self._last.retry_after = 0, None
             failure, delay_hint = self._try(attempt_once)
             if failure is None:

@@ -9,6 +9,7 @@ from bot.ingest import Ingestor
 from bot.zulip_io import PAGE_SIZE
 from bot.settings import Source
 from storage import Store
+from zulip_server import wait_until
 
 
 @pytest.fixture
@@ -186,6 +187,8 @@ def test_a_new_introduction_gets_one_reaction_and_nothing_else_does(realm, store
     server.edit_message(first, content="I paint and sculpt")
     for event in queue.events():
         reacting.handle_event(event)
+    wait_until(lambda: server.realm.messages[first].reactions, 10, interval=0.02)
+    reacting.close()
     silent = Ingestor(store, [intro], io, Directory(io), realm.bot.user_id, react_with="")
     unacknowledged = server.send_stream_message(realm.bob, realm.welcome, realm.topic, "I bake")
     assert [silent.handle_event(e) for e in queue.events()] == [True]

@@ -498,3 +498,29 @@ def test_a_newcomer_is_placed_and_the_nightly_build_fits_afresh(realm, start_bot
     assert layout_of(bot) == (25, "transform")
     bot.scheduler.run("refresh")
     assert layout_of(bot) == (25, "fit")
+
+
+def test_a_burst_of_intros_does_not_hold_commands_behind_its_reactions(realm, make_settings, sleeps, tmp_path, wait_for):
+    """Each new intro gets a reaction, and reactions are paced to the request budget: 45
+    intros at 30 calls a minute. They are sent off the event thread, leaving calls to
+    spare, so the intros are stored and a command sent after them is answered at once,
+    not after a minute of pacing; the reactions follow."""
+    from bot.runner import Bot
+    from bot.zulip_io import RetryPolicy, ZulipIO
+
+    server = realm.server
+    policy = RetryPolicy(per_minute=30, sleep=sleeps)
+    rc = str(server.zuliprc(tmp_path, realm.bot))
+    bot = Bot(make_settings(), client_factory=lambda: ZulipIO(rc, policy), background_schedules=False).start()
+    try:
+        assert bot.ready.wait(30)
+        intros = [server.send_stream_message(realm.alice, realm.welcome, realm.topic, f"I like knots, {i}.")
+                  for i in range(45)]
+        server.send_dm(realm.bob, realm.bot, "status")
+        wait_for(lambda: bot.store.message_count("main") == len(intros), 20, "the intros stored")
+        wait_for(lambda: [r for r in replies_to(realm, realm.bob) if "Introductions stored" in r], 20, "the reply")
+        reacted = sum(bool(server.realm.messages[i].reactions) for i in intros)
+        assert reacted < len(intros)  # the rest wait for the budget, off the event thread
+        wait_for(lambda: server.realm.messages[intros[0]].reactions, 20, "the first reaction")
+    finally:
+        bot.stop()
