@@ -90,20 +90,22 @@ class RequestBudget:
 
     def delay(self, spare: int = 0) -> float:
         """Seconds until ``take(spare)`` would not wait (0: now); counts nothing."""
-        with self._lock:
-            now = self.clock()
-            allowed = max(1, self.per_minute - spare)
-            inside = [start for start in self._starts if now - start < self.WINDOW]
-            return 0.0 if len(inside) < allowed else self.WINDOW - (now - inside[len(inside) - allowed])
+        return self._wait(spare, count=False)
 
     def _try_take(self, spare: int) -> float:
+        return self._wait(spare, count=True)
+
+    def _wait(self, spare: int, count: bool) -> float:
+        """Seconds until a call fits with ``spare`` calls left over; 0, and counted if
+        ``count``, when it fits now."""
         with self._lock:
             now = self.clock()
             while self._starts and now - self._starts[0] >= self.WINDOW:
                 self._starts.popleft()
             allowed = max(1, self.per_minute - spare)
             if len(self._starts) < allowed:
-                self._starts.append(now)
+                if count:
+                    self._starts.append(now)
                 return 0.0
             return self.WINDOW - (now - self._starts[len(self._starts) - allowed])
 
