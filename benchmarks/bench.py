@@ -24,7 +24,11 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   The ``layout`` column says whether a build fitted UMAP ("fit") or placed newcomers
   ("transform");
 - the encoder cut at 128 word pieces vs the model's default (256), bare encodes
-  interleaved (the ``embedding_max_tokens`` setting).
+  interleaved (the ``embedding_max_tokens`` setting); and the onnx backend's encode vs
+  the bare torch one, interleaved (the ``embedding_backend`` setting);
+- with the real model, ``cold-onnx``: the cold run again with ``--backend onnx`` and a new
+  empty data dir (the model's ONNX export already in the user's cache, made once before
+  the runs, as numba's compiled functions are);
 - at 100 people, ``first-answer``: ``batchviz run`` started with the map already built,
   seconds from Popen to its reply to a DM sent at once, median of ``status`` and
   ``near me`` starts (``first_answer.py``, on the Zulip test server; hashing embedder,
@@ -79,12 +83,12 @@ def write_csv(path: Path, talks) -> None:
         writer.writerows((synthetic_name(i), text) for i, text in enumerate(talks["text"]))
 
 
-def cli_command(csv_path: Path, data_dir: Path, model: str | None) -> list[str]:
+def cli_command(csv_path: Path, data_dir: Path, model: str | None, backend: str = "torch") -> list[str]:
     """The ``batchviz map`` command line (the installed script, else ``python -m bot.cli``)."""
     script = Path(sys.executable).with_name("batchviz")
     head = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
     return head + ["map", "--csv", str(csv_path), "-o", str(csv_path.with_suffix(".html")),
-                   "--data-dir", str(data_dir)] + (["--model", model] if model else [])
+                   "--data-dir", str(data_dir), "--backend", backend] + (["--model", model] if model else [])
 
 
 def run_process(command: list[str], log: Path) -> tuple[float, float]:
@@ -119,23 +123,36 @@ def row(size: int, run: str, total: float, timings: dict, peak: float | None, pa
 
 
 def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) -> list[dict]:
-    """The cold run and the fresh-process rebuild, through the CLI."""
-    data_dir = folder / f"data-{size}"
+    """The cold run and the fresh-process rebuild through the CLI; with a real model, a
+    cold run on the onnx backend too (a data dir of its own)."""
+    runs = [("cold", "torch", "data"), ("rebuild", "torch", "data")]
+    if model != "hashing":
+        exported_model(model)
+        runs.append(("cold-onnx", "onnx", "data-onnx"))
     rows = []
-    for run in ("cold", "rebuild"):
-        wall, peak = run_process(cli_command(csv_path, data_dir, model), folder / f"{run}-{size}.log")
+    for run, backend, data in runs:
+        data_dir = folder / f"{data}-{size}"
+        wall, peak = run_process(cli_command(csv_path, data_dir, model, backend), folder / f"{run}-{size}.log")
         page = csv_path.with_suffix(".html").stat().st_size / 1e6
         timings, layout = snapshot_timings(data_dir)
         rows.append(row(size, run, wall, timings, peak, page, layout))
     return rows
 
 
+def exported_model(model: str | None) -> None:
+    """Make the onnx backend's one-time export of the model now, outside the timed runs."""
+    from pipeline.embed import load_embedder
+
+    load_embedder(model, backend="onnx").load()
+
+
 def bare_encode(embedder, texts: list[str]) -> None:
     """The embedding library called directly, as a user of sentence-transformers would."""
-    if not hasattr(embedder, "load"):  # not a sentence-transformers model: its own encode
+    loaded = embedder.load() if hasattr(embedder, "load") else None
+    if not hasattr(loaded, "model"):  # not a sentence-transformers model (hashing, onnx): its own encode
         embedder.encode(texts)
         return
-    embedder.load().encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    loaded.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
 
 
 def embedding_times(embedder, docs, cache, chunk: int = CHUNK) -> tuple[float, float]:
@@ -182,7 +199,8 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int,
                         layout=layout_update(previous)))
     rows.append(one_new(size, docs, embedder, previous, folder, model))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
-              "commands": command_peaks(previous), "cut": cut_speedup(embedder, docs, model),
+              "commands": command_peaks(previous), "cut": speedup(embedder, docs, model, max_tokens=CUT),
+              "onnx": speedup(embedder, docs, model, backend="onnx"),
               "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
 
@@ -230,16 +248,17 @@ def first_answer_row(folder: Path, data, repeats: int) -> dict:
     return row(100, "first-answer", statistics.median(r["reply"] for r in runs), {}, None)
 
 
-def cut_speedup(embedder, docs, model: str | None) -> float | None:
-    """Bare encode time at the model's default length / at CUT word pieces (interleaved)."""
+def speedup(embedder, docs, model: str | None, **options) -> float | None:
+    """Bare encode time of the model as it is / of the model loaded with ``options``
+    (``max_tokens=CUT``, ``backend="onnx"``), interleaved; None for the hashing embedder."""
     from pipeline.embed import load_embedder
 
     if not hasattr(embedder, "load"):
         return None
-    cut = load_embedder(model, max_tokens=CUT)
-    bare_encode(cut, [d.text for d in docs[:2]])
+    other = load_embedder(model, **options)
+    bare_encode(other, [d.text for d in docs[:2]])
     full, short = interleaved(lambda part: bare_encode(embedder, [d.text for d in part]),
-                              lambda part: bare_encode(cut, [d.text for d in part]), docs)
+                              lambda part: bare_encode(other, [d.text for d in part]), docs)
     return full / short
 
 
@@ -261,10 +280,10 @@ def growth_table(rows: list[dict]) -> str:
 
 
 def throughput_table(encodes: list[dict]) -> str:
-    lines = [[e["size"], e["texts"] / e["bare"], e["texts"] / e["pipeline"], e["bare"] / e["pipeline"], e["cut"]]
-             for e in encodes]
+    lines = [[e["size"], e["texts"] / e["bare"], e["texts"] / e["pipeline"], e["bare"] / e["pipeline"], e["cut"],
+              e.get("onnx")] for e in encodes]
     return format_table(["size", "bare encode texts/s", "embed_documents texts/s", "ratio",
-                         f"speed-up at {CUT} tokens"], lines)
+                         f"speed-up at {CUT} tokens", "onnx speed-up"], lines)
 
 
 def commands_table(encodes: list[dict]) -> str:
@@ -281,6 +300,8 @@ def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
         checks += [("cold end to end (s)", 100, find[(100, "cold")]["total"], TARGETS["cold_100"], True),
                    ("rebuild, fresh process (s)", 100, find[(100, "rebuild")]["total"], TARGETS["rebuild_fresh_100"], True),
                    ("rebuild, long-running (s)", 100, find[(100, "warm-2")]["total"], TARGETS["rebuild_warm_100"], True)]
+    if (100, "cold-onnx") in find:
+        checks.append(("cold end to end, onnx backend (s)", 100, find[(100, "cold-onnx")]["total"], TARGETS["cold_100"], True))
     if (100, "first-answer") in find:
         checks.append(("run start to first answer, map built (s)", 100, find[(100, "first-answer")]["total"],
                        TARGETS["first_answer_100"], True))
@@ -305,6 +326,8 @@ def encode_checks(e: dict, find: dict) -> list[tuple]:
         checks.append(("slowest command p99, rebuilding (ms)", size, worst, TARGETS["answer_p99_ms"], True))
     if size == 1000 and e["cut"] is not None:
         checks.append((f"encode speed-up at {CUT} tokens", size, e["cut"], TARGETS["cut_speedup"], False))
+    if size == 1000 and e.get("onnx") is not None:
+        checks.append(("encode speed-up, onnx backend", size, e["onnx"], TARGETS["cut_speedup"], False))
     checks.append(("embed throughput / bare", size, e["bare"] / e["pipeline"], TARGETS["throughput"], False))
     checks.append(("memory of the costliest command (MiB)", size, max(e["commands"].values()), TARGETS["command_mib"], True))
     return checks

@@ -53,12 +53,13 @@ class EmbedderSpec:
     model: str | None = None  # None: the bundled all-MiniLM-L6-v2; "hashing": the cheap test one
     prefix: str = ""
     max_tokens: int | None = None
+    backend: str = "torch"
 
     def load(self):
         """The embedder (a model is loaded on first use)."""
         from pipeline.embed import load_embedder
 
-        return load_embedder(self.model, self.prefix, max_tokens=self.max_tokens)
+        return load_embedder(self.model, self.prefix, max_tokens=self.max_tokens, backend=self.backend)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bot.builder import LOG_FORMAT
 from bot.chat import UnknownPersonError, chat, choose_person
 from bot.settings import SETTINGS, SettingsError, database_path, load_settings, render_example
 from bot.zulip_io import ZulipError
+from pipeline.embed import BACKENDS
 from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 from pipeline.result import MapResult
@@ -37,7 +38,8 @@ def _embedder(args: argparse.Namespace, prefix: str = ""):
 
     if args.model == "hashing":
         return load_embedder("hashing")
-    return load_embedder(args.model or None, prefix, max_tokens=args.max_tokens, show_progress=True)
+    return load_embedder(args.model or None, prefix, max_tokens=args.max_tokens, backend=args.backend,
+                         show_progress=True)
 
 
 def _params(args: argparse.Namespace) -> PipelineParams:
@@ -192,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", help="sentence-transformers name or path, or 'hashing' (default: bundled all-MiniLM-L6-v2)")
         sub.add_argument("--max-tokens", type=int, default=_DEFAULTS["embedding_max_tokens"] or None, metavar="N",
                          help="cut each text at N word pieces (the embedding_max_tokens setting)")
+        sub.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS["embedding_backend"],
+                         help="what runs the model: torch, or onnx (the embedding_backend setting)")
 
     one = commands.add_parser("map", help="build a map from a CSV of introductions")
     one.add_argument("--csv", required=True, help="name,text CSV (or the seed script's format)")

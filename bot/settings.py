@@ -21,6 +21,7 @@ from bot.settings_parse import (
     Problems, SettingsError, boolean, choice, components, cron, integer, name_list, optional,
     parse_section, read_file, regex, text, timezone, url,
 )
+from pipeline.embed import BACKENDS
 from pipeline.params import PipelineParams
 
 SECTION = "batchviz"
@@ -53,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
     Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
     Setting("embedding_max_tokens", "", "Cut each text at this many word pieces (empty: the model's limit, 256 for the bundled one).", optional(integer(16, 8192))),
+    Setting("embedding_backend", "torch", "What runs the model: torch, or onnx (ONNX Runtime: same vectors, a faster cold start; pip install 'batchviz[onnx]').", choice(*BACKENDS)),
     Setting("data_dir", "batchviz-data", "Database and maps folder, relative to this file's folder."),
     Setting("web_mode", "serve", "serve: the bot serves maps; dir: only write them to map_dir; off.", choice("serve", "dir", "off")),
     Setting("web_host", "127.0.0.1", "Address the map web server listens on."),
@@ -116,6 +118,7 @@ class Settings:
     embedding_model: str
     embedding_prefix: str
     embedding_max_tokens: int | None
+    embedding_backend: str
     data_dir: Path
     web_mode: str
     web_host: str
@@ -156,7 +159,8 @@ class Settings:
         )
 
     def embedder_spec(self) -> EmbedderSpec:
-        return EmbedderSpec(self.embedding_model or None, self.embedding_prefix, self.embedding_max_tokens)
+        return EmbedderSpec(self.embedding_model or None, self.embedding_prefix, self.embedding_max_tokens,
+                            self.embedding_backend)
 
     def embedder(self):
         """The embedder these settings name (the model is loaded on first use)."""

@@ -10,8 +10,13 @@ cached never imports torch. ``load_in_background`` starts that load in a thread,
 cold build reads and checks its documents meanwhile.
 
 How texts are fed: ``max_tokens`` cuts each text at that many word pieces (empty: the
-model's own limit, 256 for the bundled model, which was trained on 128). The library
-already sorts each call's texts by length, so a batch holds texts of similar length.
+model's own limit, 256 for the bundled model, which was trained on 128). Each call's
+texts are sorted by length, so a batch holds texts of similar length.
+
+The backend (the ``embedding_backend`` setting) runs the model: "torch", through
+sentence-transformers, or "onnx", through ONNX Runtime (``pipeline.onnx_encoder``), which
+spares a cold process the import of torch. Both give the same vectors, so the cache key
+does not name the backend.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from pipeline.stopwords import tokens
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 SETTING = "embedding_model"
+BACKENDS = ("torch", "onnx")
 
-_MODELS: dict[tuple, object] = {}  # (name or path, device, max tokens) → SentenceTransformer
+_MODELS: dict[tuple, object] = {}  # (name or path, device, max tokens, backend) → loaded encoder
 _MODELS_LOCK = threading.Lock()
 
 
@@ -55,12 +61,28 @@ def _normalised(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms[:, None]
 
 
+class TorchEncoder:
+    """The "torch" backend: a loaded ``SentenceTransformer`` (``model``, for direct use)."""
+
+    def __init__(self, model):
+        self.model = model
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
+                                 normalize_embeddings=True, convert_to_numpy=True)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (``None``: the bundled one)."""
 
     def __init__(self, model: str | None = None, prefix: str = "", batch_size: int = 32,
                  show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False,
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, backend: str = "torch"):
+        if backend not in BACKENDS:
+            raise ModelLoadError(f"embedding_backend = {backend!r} is not one of {', '.join(BACKENDS)}")
+        self.backend = backend
         self.model = model
         self.max_tokens = max_tokens
         self.prefix = prefix
@@ -81,14 +103,13 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        model = self.load()
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(get_dim())
+        return self.load().dim
 
     def load(self):
-        """The loaded model, shared with every embedder of the same model and options."""
+        """The loaded encoder (``TorchEncoder`` or ``OnnxEncoder``), shared with every
+        embedder of the same model and options."""
         source = _bundled_path() if self.bundled else self.model
-        key = (source, self.device, self.max_tokens)
+        key = (source, self.device, self.max_tokens, self.backend)
         with _MODELS_LOCK:
             if key not in _MODELS:
                 _MODELS[key] = self._load(source)
@@ -96,12 +117,18 @@ class SentenceTransformerEmbedder:
 
     def _load(self, source: str):
         try:
+            if self.backend == "onnx":
+                from pipeline.onnx_encoder import OnnxEncoder
+
+                return OnnxEncoder(source, self.max_tokens)
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(source, device=self.device, trust_remote_code=self.trust_remote_code)
             if self.max_tokens:
                 model.max_seq_length = self.max_tokens
-            return model
+            return TorchEncoder(model)
+        except ModelLoadError:
+            raise
         except Exception as exc:  # any failure of a third-party loader means the same to the user
             shown = "the bundled all-MiniLM-L6-v2" if self.bundled else repr(self.model)
             raise ModelLoadError(
@@ -125,14 +152,11 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.load().encode(
-            [self.prefix + t for t in texts], batch_size=self.batch_size,
-            show_progress_bar=self.show_progress, normalize_embeddings=True, convert_to_numpy=True,
-        )
-        return _normalised(vectors)
+        return _normalised(self.load().encode([self.prefix + t for t in texts], self.batch_size, self.show_progress))
 
     def __repr__(self) -> str:
-        return f"SentenceTransformerEmbedder(model_id={self.model_id!r}, device={self.device!r})"
+        return (f"SentenceTransformerEmbedder(model_id={self.model_id!r}, device={self.device!r}, "
+                f"backend={self.backend!r})")
 
 
 def _bundled_path() -> str:
@@ -171,12 +195,14 @@ class HashingEmbedder:
         return _normalised(vectorizer.transform(list(texts)).toarray())
 
 
-def load_embedder(name: str | None, prefix: str = "", max_tokens: int | None = None, **kwargs) -> Embedder:
+def load_embedder(name: str | None, prefix: str = "", max_tokens: int | None = None,
+                  backend: str = "torch", **kwargs) -> Embedder:
     """The embedder for the ``embedding_model`` setting: "hashing", a model, or None
-    (``max_tokens``: the ``embedding_max_tokens`` setting; hashing reads whole texts)."""
+    (``max_tokens``: the ``embedding_max_tokens`` setting, ``backend`` the
+    ``embedding_backend`` one; hashing reads whole texts)."""
     if name == "hashing":
         return HashingEmbedder(**kwargs)
-    return SentenceTransformerEmbedder(name or None, prefix=prefix, max_tokens=max_tokens, **kwargs)
+    return SentenceTransformerEmbedder(name or None, prefix=prefix, max_tokens=max_tokens, backend=backend, **kwargs)
 
 
 class MemoryCache:

@@ -26,12 +26,12 @@ import os
 import sys
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from pipeline.adaptive import adaptive_n_neighbors
 from pipeline.neighbours import top_k
+from pipeline.user_cache import user_cache
 
 # below this many points UMAP is not used, whatever the number of components
 MIN_UMAP_POINTS = 5
@@ -49,8 +49,7 @@ def numba_cache_dir() -> str | None:
     of UMAP; once numba is loaded it is left alone (None: numba's own choice then).
     """
     if "NUMBA_CACHE_DIR" not in os.environ and "numba" not in sys.modules:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        os.environ["NUMBA_CACHE_DIR"] = str(Path(base) / "batchviz" / "numba")
+        os.environ["NUMBA_CACHE_DIR"] = str(user_cache("numba"))
     return os.environ.get("NUMBA_CACHE_DIR")
 
 
