@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 import subprocess
 import sys
@@ -126,8 +127,7 @@ def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) 
     """The cold run and the fresh-process rebuild through the CLI; with a real model, a
     cold run on the onnx backend too (a data dir of its own)."""
     runs = [("cold", "torch", "data"), ("rebuild", "torch", "data")]
-    if model != "hashing":
-        exported_model(model)
+    if onnx_ready(model):
         runs.append(("cold-onnx", "onnx", "data-onnx"))
     rows = []
     for run, backend, data in runs:
@@ -139,11 +139,22 @@ def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) 
     return rows
 
 
-def exported_model(model: str | None) -> None:
-    """Make the onnx backend's one-time export of the model now, outside the timed runs."""
+@functools.lru_cache(maxsize=None)
+def onnx_ready(model: str | None) -> bool:
+    """Whether the onnx backend runs ``model`` (not the hashing embedder, not a hub name);
+    its one-time export is made here, outside the timed runs. If not, the onnx rows are
+    left out with a note."""
     from pipeline.embed import load_embedder
+    from pipeline.errors import ModelLoadError
 
-    load_embedder(model, backend="onnx").load()
+    if model == "hashing":
+        return False
+    try:
+        load_embedder(model, backend="onnx").load()
+    except ModelLoadError as exc:
+        print(f"note: no onnx rows: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def bare_encode(embedder, texts: list[str]) -> None:
@@ -200,7 +211,7 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int,
     rows.append(one_new(size, docs, embedder, previous, folder, model))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
               "commands": command_peaks(previous), "cut": speedup(embedder, docs, model, max_tokens=CUT),
-              "onnx": speedup(embedder, docs, model, backend="onnx"),
+              "onnx": speedup(embedder, docs, model, backend="onnx") if onnx_ready(model) else None,
               "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
 

@@ -242,3 +242,9 @@ def test_evaluate_small_run_prints_batches_stability_and_targets(tmp_path, capsy
     assert "batch/winter" in out and "held-out/harbour" in out and "batch/spring+1" in out
     assert "ARI >= 0.75 (tuned)" in out and "ARI >= 0.7 (held out)" in out
     assert "keyword phrase score" in out and "one added person: <=1 group changed" in out
+
+
+def test_a_model_the_onnx_backend_cannot_run_gets_no_onnx_rows(capsys):
+    """bench.py with a hub-named model leaves out the onnx rows and says why, instead of failing."""
+    assert bench.onnx_ready("someone/not-a-folder") is False and bench.onnx_ready("hashing") is False
+    assert "no onnx rows" in capsys.readouterr().err
