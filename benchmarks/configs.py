@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.common import BenchmarkError
+from pipeline.embed import SentenceTransformerEmbedder
 
 TOP_KEYWORDS = 10
 
@@ -60,7 +61,8 @@ def run_bertopic(docs, embeddings, embedder, cache, seed: int) -> Run:
 
         umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
                           low_memory=False, random_state=seed)
-        sentence_model = embedder.load() if hasattr(embedder, "load") else None  # None: the hashing embedder
+        loaded = embedder.load() if isinstance(embedder, SentenceTransformerEmbedder) else None
+        sentence_model = getattr(loaded, "model", None)  # the SentenceTransformer; None: hashing or onnx
         model = BERTopic(embedding_model=sentence_model, umap_model=umap_model)
         topics, _ = model.fit_transform([d.text for d in docs], embeddings=np.asarray(embeddings))
     labels = np.asarray(topics, dtype=int)

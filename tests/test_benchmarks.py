@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import bench, evaluate, first_answer, metrics
+from benchmarks import bench, configs, evaluate, first_answer, metrics
 from benchmarks.common import DATA_PATH, format_table, synthetic_name, verdict
 from benchmarks.configs import plain_ctfidf_keywords
 
@@ -248,3 +248,14 @@ def test_a_model_the_onnx_backend_cannot_run_gets_no_onnx_rows(capsys):
     """bench.py with a hub-named model leaves out the onnx rows and says why, instead of failing."""
     assert bench.onnx_ready("someone/not-a-folder") is False and bench.onnx_ready("hashing") is False
     assert "no onnx rows" in capsys.readouterr().err
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not configs.bertopic_available(), reason="bertopic is not installed")
+def test_bertopic_runs_on_the_bundled_model(real_embedder):
+    """The comparison hands BERTopic the SentenceTransformer itself (not batchviz's wrapper,
+    which BERTopic refuses), so the BERTopic rows of the evaluation are filled."""
+    docs = load_demo_docs()
+    embeddings = real_embedder.encode([d.text for d in docs])
+    run = configs.run_bertopic(docs, embeddings, real_embedder, None, seed=0)
+    assert len(run.labels) == len(docs)  # (81 people are too few for its default clusters: all noise)
