@@ -6,12 +6,16 @@ is loaded the ordinary sentence-transformers way (a hub name may download); a mo
 that cannot be loaded raises ``ModelLoadError`` naming the ``embedding_model`` setting.
 Loaded models are shared per process: a long-running bot and a test session load once.
 The model is loaded only when a text must be encoded: a rebuild whose texts are all
-cached never imports torch. ``load_in_background`` starts that load in a thread, so a
-cold build reads and checks its documents meanwhile.
+cached never imports torch. A cold build imports UMAP while the texts are encoded
+(``embed_documents``' ``before_encoding``).
 
 How texts are fed: ``max_tokens`` cuts each text at that many word pieces (empty: the
 model's own limit, 256 for the bundled model, which was trained on 128). Each call's
-texts are sorted by length, so a batch holds texts of similar length.
+texts are sorted by length and batched by a budget of word pieces (``BATCH_TOKENS``,
+longest × count), not by a fixed count: a few long texts or many short ones per batch.
+On this 2-core machine a batch of 32 long texts ran slower per word piece than small
+ones (its activations outgrow the CPU caches), and the budget is the one measured best
+(benchmarks/README.md). Batching never changes a vector beyond float rounding.
 
 The backend (the ``embedding_backend`` setting) runs the model: "torch", through
 sentence-transformers, or "onnx", through ONNX Runtime (``pipeline.onnx_encoder``), which
@@ -22,6 +26,7 @@ does not name the backend.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -35,6 +40,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 SETTING = "embedding_model"
 BACKENDS = ("torch", "onnx")
+
+BATCH_TOKENS = 1024  # word pieces per batch (its longest text × its texts), see the docstring
 
 _MODELS: dict[tuple, object] = {}  # (name or path, device, max tokens, backend) → loaded encoder
 _MODELS_LOCK = threading.Lock()
@@ -61,6 +68,43 @@ def _normalised(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms[:, None]
 
 
+def token_batches(lengths: Sequence[int], budget: int = BATCH_TOKENS) -> list[np.ndarray]:
+    """Indices of texts by ``lengths`` (word pieces), longest first, cut into batches whose
+    longest × count stays within ``budget`` (a longer text goes alone); ties keep their order."""
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        count = max(1, budget // max(1, int(lengths[order[start]])))
+        batches.append(order[start:start + count])
+        start += count
+    return batches
+
+
+def encode_in_batches(encoder, texts: list[str], budget: int = BATCH_TOKENS, show_progress: bool = False) -> np.ndarray:
+    """``encoder`` (``lengths`` and ``encode_batch``, as both backends have) over ``texts``,
+    fed by ``token_batches``; rows in the order of ``texts``."""
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    batches = token_batches(encoder.lengths(texts), budget)
+    for batch in _progress(batches, len(texts), show_progress):
+        vectors[batch] = encoder.encode_batch([texts[i] for i in batch])
+    return vectors
+
+
+def _progress(batches: list[np.ndarray], total: int, show: bool):
+    """The batches, with a progress bar of texts on the terminal if ``show`` (and tqdm is there)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        show = False
+    if not show:
+        yield from batches
+        return
+    with tqdm(total=total, unit="text", desc="Embedding") as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))
+
+
 class TorchEncoder:
     """The "torch" backend: a loaded ``SentenceTransformer`` (``model``, for direct use)."""
 
@@ -69,15 +113,23 @@ class TorchEncoder:
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
 
-    def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Each text's word pieces as the model will read it (cut at its length limit)."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None:  # a model without one tokenizer: characters stand in for the order
+            return [len(t) for t in texts]
+        encoded = tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), show_progress_bar=False,
                                  normalize_embeddings=True, convert_to_numpy=True)
 
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (``None``: the bundled one)."""
 
-    def __init__(self, model: str | None = None, prefix: str = "", batch_size: int = 32,
+    def __init__(self, model: str | None = None, prefix: str = "", batch_tokens: int = BATCH_TOKENS,
                  show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False,
                  max_tokens: int | None = None, backend: str = "torch"):
         if backend not in BACKENDS:
@@ -86,7 +138,7 @@ class SentenceTransformerEmbedder:
         self.model = model
         self.max_tokens = max_tokens
         self.prefix = prefix
-        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.show_progress = show_progress
         self.device = device
         self.trust_remote_code = trust_remote_code
@@ -136,23 +188,12 @@ class SentenceTransformerEmbedder:
                 f"set {SETTING} to a sentence-transformers model name or folder, or leave it empty"
             ) from exc
 
-    def load_in_background(self) -> threading.Thread:
-        """Start loading the model in a daemon thread; ``load`` (and so ``encode``) waits for
-        it. A failure is not raised there: the next ``load`` tries again and raises."""
-        def load_quietly():
-            try:
-                self.load()
-            except ModelLoadError:
-                pass
-
-        thread = threading.Thread(target=load_quietly, name="load-embedding-model", daemon=True)
-        thread.start()
-        return thread
-
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalised(self.load().encode([self.prefix + t for t in texts], self.batch_size, self.show_progress))
+        encoder = self.load()
+        return _normalised(encode_in_batches(encoder, [self.prefix + t for t in texts], self.batch_tokens,
+                                             self.show_progress))
 
     def __repr__(self) -> str:
         return (f"SentenceTransformerEmbedder(model_id={self.model_id!r}, device={self.device!r}, "
@@ -186,11 +227,16 @@ class HashingEmbedder:
     def model_id(self) -> str:
         return f"hashing-{self.dim}"
 
+    def load(self):
+        """Import what ``encode`` needs (``embed_documents`` does this before other threads run)."""
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        return HashingVectorizer
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from sklearn.feature_extraction.text import HashingVectorizer
-
+        HashingVectorizer = self.load()
         vectorizer = HashingVectorizer(n_features=self.dim, analyzer=_terms, alternate_sign=False, norm=None)
         return _normalised(vectorizer.transform(list(texts)).toarray())
 
@@ -227,6 +273,31 @@ class EmbedStats:
     encoded: int  # distinct texts the model encoded
 
 
+@contextmanager
+def _alongside(work):
+    """Run ``work()`` (if any) in a thread while the body runs; wait for it at the end,
+    and raise its error there unless the body raised one of its own."""
+    if work is None:
+        yield
+        return
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="before-encoding", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def embed_documents(docs: Sequence[Document], embedder: Embedder,
                     cache: EmbeddingCache | None = None, before_encoding=None) -> np.ndarray:
     """One vector per document; only texts missing from ``cache`` are encoded."""
@@ -238,20 +309,22 @@ def embed_documents_report(docs: Sequence[Document], embedder: Embedder,
                            before_encoding=None) -> tuple[np.ndarray, EmbedStats]:
     """Like ``embed_documents``, also saying how many texts were cached and encoded.
 
-    When some text must be encoded, the model starts loading in the background and
-    ``before_encoding()`` (if given) runs meanwhile: other start-up work of a cold build.
+    When some text must be encoded, the model is loaded, then ``before_encoding()`` (if
+    given: other start-up work of a cold build, such as imports) runs in a second thread
+    while the texts are encoded; its error, if any, is raised once the encoding is done.
+    The load comes first, alone: two threads importing one package at once can break it
+    (a "partially initialized module" error), while the encoding itself imports nothing.
     """
     texts = {doc.text_hash: doc.text for doc in docs}  # identical texts encoded once
     found = cache.get_embeddings(embedder.model_id, list(texts)) if cache is not None else {}
     missing = [h for h in texts if h not in found]
-    if missing and hasattr(embedder, "load_in_background"):
-        embedder.load_in_background()
-    if missing and before_encoding is not None:
-        before_encoding()
-    # all cached: the model is not even loaded (seconds for a fresh process)
-    new = dict(zip(missing, embedder.encode([texts[h] for h in missing]))) if missing else {}
-    if cache is not None and new:
-        cache.put_embeddings(embedder.model_id, new)
+    if missing and hasattr(embedder, "load"):
+        embedder.load()
+    with _alongside(before_encoding if missing else None):
+        # all cached: the model is not even loaded (seconds for a fresh process)
+        new = dict(zip(missing, embedder.encode([texts[h] for h in missing]))) if missing else {}
+        if cache is not None and new:
+            cache.put_embeddings(embedder.model_id, new)
     vectors = {**found, **new}
     stats = EmbedStats(len(docs), len(texts), len(found), len(missing))
     if not docs:

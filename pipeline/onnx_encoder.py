@@ -131,7 +131,8 @@ def _cores() -> int:
 
 
 class OnnxEncoder:
-    """Encodes texts like ``SentenceTransformer.encode(..., normalize_embeddings=True)``."""
+    """Encodes a batch of texts like ``SentenceTransformer.encode(..., normalize_embeddings=True)``
+    (``pipeline.embed.encode_in_batches`` feeds it)."""
 
     def __init__(self, folder: str | Path, max_tokens: int | None = None):
         folder = Path(folder)
@@ -158,15 +159,13 @@ class OnnxEncoder:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        """Unit vectors, one per text; texts of similar length are batched together
-        (``show_progress`` is accepted for the torch backend's sake; nothing is shown)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            batch = order[start:start + batch_size]
-            vectors[batch] = self._pooled([encodings[i] for i in batch])
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Each text's word pieces as the model will read it (cut at its length limit)."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        """One batch, padded to its longest text: unit vectors, one per text."""
+        vectors = self._pooled(self.tokenizer.encode_batch(list(texts)))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1.0, norms)
 

@@ -1,5 +1,7 @@
 """Embeddings: the real bundled model, the hashing embedder, and the cache."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,9 @@ from pipeline.embed import (
     SentenceTransformerEmbedder,
     embed_documents,
     embed_documents_report,
+    encode_in_batches,
     load_embedder,
+    token_batches,
 )
 from pipeline.errors import ModelLoadError
 
@@ -157,3 +161,88 @@ def test_fully_cached_documents_do_not_load_the_model(tmp_path):
     assert (stats.cached, stats.encoded) == (3, 0) and np.array_equal(matrix, cached)
     with pytest.raises(ModelLoadError):  # one new text does need the model
         embed_documents(docs(*SENTENCES, "I climb mountains."), unloadable, cache)
+
+
+class SignallingEmbedder(HashingEmbedder):
+    """Hashing vectors; says when its encoding has started."""
+
+    def __init__(self):
+        super().__init__(dim=8)
+        self.encoding = threading.Event()
+
+    def encode(self, texts):
+        self.encoding.set()
+        return super().encode(texts)
+
+
+def test_start_up_work_runs_while_the_texts_are_encoded():
+    """``before_encoding`` (a cold build's imports) overlaps the encoding instead of
+    delaying it: it sees the encoding start, and the call waits for it to finish."""
+    embedder, seen = SignallingEmbedder(), []
+
+    def start_up_work():
+        seen.append(embedder.encoding.wait(timeout=30))
+
+    matrix = embed_documents(docs(*SENTENCES), embedder, before_encoding=start_up_work)
+    assert seen == [True] and matrix.shape == (3, 8)
+
+
+def test_a_failed_start_up_step_is_raised_after_the_encoding_and_skipped_when_all_is_cached():
+    """An error of ``before_encoding`` reaches the caller (the vectors are cached first:
+    nothing encoded is lost); with every text cached it does not run at all."""
+    cache, embedder = MemoryCache(), SignallingEmbedder()
+
+    def broken():
+        raise ImportError("no module named umap")
+
+    with pytest.raises(ImportError, match="umap"):
+        embed_documents(docs(*SENTENCES), embedder, cache, before_encoding=broken)
+    assert embedder.encoding.is_set() and len(cache.vectors) == 3
+    assert embed_documents(docs(*SENTENCES), embedder, cache, before_encoding=broken).shape == (3, 8)
+
+
+def test_batches_hold_a_budget_of_word_pieces_longest_first():
+    """Texts are batched by word pieces (longest × count within the budget), longest
+    first; each text once; a text longer than the budget goes alone."""
+    lengths = [10, 300, 40, 40, 5, 120, 40]
+    batches = token_batches(lengths, budget=128)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert [b.tolist() for b in batches] == [[1], [5], [2, 3, 6], [0, 4]]
+    assert all(len(b) * max(lengths[i] for i in b) <= 128 for b in batches[1:])
+    assert token_batches([], budget=128) == []
+
+
+class RecordingEncoder:
+    """Vectors that name their text (its length in the first column); records each batch."""
+
+    dim = 2
+
+    def __init__(self):
+        self.batches = []
+
+    def lengths(self, texts):
+        return [len(t) for t in texts]
+
+    def encode_batch(self, texts):
+        self.batches.append(list(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_encoding_in_batches_keeps_each_vector_with_its_text():
+    """Batched longest first, the vectors still come back in the order of the texts."""
+    texts = ["a" * n for n in (3, 9, 1, 9, 4, 7)]
+    encoder = RecordingEncoder()
+    vectors = encode_in_batches(encoder, texts, budget=18)
+    assert vectors[:, 0].tolist() == [3, 9, 1, 9, 4, 7]
+    assert [[len(t) for t in b] for b in encoder.batches] == [[9, 9], [7, 4], [3, 1]]
+
+
+@pytest.mark.model
+def test_batching_does_not_change_the_vectors(real_embedder):
+    """The bundled model gives the same vectors whether each text is encoded alone or
+    all in one padded batch (texts of very different lengths)."""
+    texts = SENTENCES + ["Hi.", " ".join(SENTENCES * 12)]
+    alone = SentenceTransformerEmbedder(batch_tokens=1).encode(texts)
+    together = SentenceTransformerEmbedder(batch_tokens=10**6).encode(texts)
+    assert np.min(np.sum(alone * together, axis=1)) >= 0.9999
+    assert np.min(np.sum(alone * real_embedder.encode(texts), axis=1)) >= 0.9999
