@@ -10,8 +10,13 @@ clustering would find them and stable numbering (``pipeline.stable``) keeps thei
 numbers. HDBSCAN's ``approximate_predict`` was tried first: on the demo batch it left
 newcomers ungrouped whose five nearest people were four in one group (its prediction
 looks at 2·min_samples neighbours only); clustering again grouped them with those, and
-changed no one else's group in 7 of 8 held-out newcomers. Keywords and neighbours are
-computed for everyone, in the full embedding space, as in every build.
+changed no one else's group in 7 of 8 held-out newcomers. A newcomer the clustering
+still leaves out joins the group of most (more than half) of their ``VOTE_K`` nearest
+people in the full embedding space, if there is one: a placed point near a group's edge
+can miss it by a rounding where a full fit would take it in (seen on the demo batch: a
+person whose five nearest were three in one group was left out by the placing and grouped
+by a fit). Keywords and neighbours are computed for everyone, in the full embedding space,
+as in every build.
 
 The fits live in this process (``_STATES``), keyed by a fingerprint of the map each one
 produced (people, embeddings, places, labels), so the previous map read back from the
@@ -53,12 +58,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.cluster import Clusterer
+from pipeline.neighbours import normalised
 from pipeline.reduce import Reducer
+from pipeline.result import NOISE
 
 MAX_PLACED_SHARE = 0.05  # newcomers placed without a fit, as a share of the people fitted
 FIT_PARAMS = ("components", "cluster_components", "n_neighbors", "min_dist", "min_cluster_size",
               "min_samples", "random_state")
 SAME_VECTOR = 1e-4  # this close, an embedding is the same text (re-encoded in another batch: rounding)
+VOTE_K = 5  # nearest people whose groups a newcomer left out by the clustering may join
 MAX_STATES = 4  # maps remembered (the latest of each source); a fit holds its embeddings and kNN graph
 
 _LOCK = threading.Lock()
@@ -198,7 +206,25 @@ def place(p: Plan, embeddings: np.ndarray, timer) -> Layout | None:
     placed = p.state.placed + len(p.new)
     record = {**fitted.resolved, "layout": fitted.picture_reducer.method_, "selection": clusterer.selection_,
               "layout_update": "transform", "layout_reason": "placed", "fitted_on": fitted.fitted_on, "placed": placed}
-    return Layout(coords, clusterer.labels_, clusterer.notice_, record, State(fitted, space, placed))
+    labels = adopted(clusterer.labels_, embeddings, p.new)
+    return Layout(coords, labels, clusterer.notice_, record, State(fitted, space, placed))
+
+
+def adopted(labels: np.ndarray, embeddings: np.ndarray, newcomers) -> np.ndarray:
+    """``labels`` with each newcomer the clustering left out (``NOISE``) put in the group of
+    more than half of their ``VOTE_K`` nearest others by cosine (O(n·d) a newcomer)."""
+    labels = np.array(labels)
+    unit = normalised(embeddings)
+    for row in np.asarray(newcomers, dtype=np.int64):
+        if labels[row] != NOISE or len(unit) <= VOTE_K:
+            continue
+        similarity = unit @ unit[row]
+        similarity[row] = -np.inf
+        nearest = np.argpartition(-similarity, VOTE_K)[:VOTE_K]
+        groups, counts = np.unique(labels[nearest][labels[nearest] != NOISE], return_counts=True)
+        if len(counts) and counts.max() > VOTE_K // 2:
+            labels[row] = groups[np.argmax(counts)]
+    return labels
 
 
 def placed_in(reducer: Reducer, rows: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from pipeline import incremental
 from pipeline.build import build_map
 from pipeline.documents import Document
 from pipeline.embed import HashingEmbedder, MemoryCache
@@ -185,3 +186,18 @@ def test_newcomers_umap_cannot_place_get_a_full_fit(newcomers):
     assert after.params["resolved"]["layout_reason"] == "the newcomers could not be placed"
     assert len(after) == 40 + len(newcomers) and np.all(np.isfinite(after.coords))
     render_html(after)  # NaN anywhere would fail the page's strict JSON
+
+
+def test_a_newcomer_left_out_joins_the_group_most_of_their_nearest_are_in():
+    """Only a newcomer labelled noise is moved, and only into a group holding more than
+    half of their VOTE_K (5) nearest others; everyone else keeps their label."""
+    angles = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 3.0])  # row 0's nearest: 1, 2, 3, 4, 5
+    embeddings = np.column_stack([np.cos(angles), np.sin(angles)])
+    labels = np.array([NOISE, 4, 2, 2, NOISE, 2, 4, 4, NOISE])
+    out = incremental.adopted(labels, embeddings, [0, 8])
+    assert out[0] == 2  # 3 of 5 nearest in group 2 (4 is nearer, but holds 1)
+    assert out[8] == NOISE  # its nearest are 7, 6, 5, 4, 3: 4 twice, 2 twice, noise once
+    assert np.array_equal(out[1:], labels[1:])
+    assert incremental.adopted(labels, embeddings, [4])[4] == 2  # 3, 5, 2 in group 2 of its five
+    labels[5] = 4  # now 2 holds 2 of row 0's nearest, 4 holds 2: no majority
+    assert incremental.adopted(labels, embeddings, [0])[0] == NOISE
