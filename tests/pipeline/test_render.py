@@ -65,6 +65,34 @@ def test_page_is_offline_with_content_security_policy(hostile):
     assert csp and csp.group(1).startswith("default-src 'none';")
 
 
+def test_2d_pages_inline_the_slim_plotly_and_3d_pages_the_full_one():
+    """A 2-D map inlines the vendored scatter + scattergl build (a third of the full
+    bundle's size), a 3-D one the Python package's full bundle; the CSP allows exactly
+    the script inlined."""
+    from plotly.offline import get_plotlyjs
+
+    from pipeline import page as page_module
+
+    slim, full = page_module.SLIM_BUNDLE.read_text(encoding="utf-8"), get_plotlyjs()
+    assert len(slim) < len(full) / 3
+    for dims, inlined, other in ((2, slim, full), (3, full, slim)):
+        html_page = render_html(fake_map(sizes=(4, 3), noise=2, dims=dims))
+        csp = re.search(r'Content-Security-Policy" content="([^"]+)"', html_page).group(1)
+        assert inlined in html_page and page_module.csp_hash(inlined) in csp
+        assert other not in html_page and page_module.csp_hash(other) not in csp
+
+
+def test_the_slim_plotly_is_the_build_its_readme_records():
+    """The vendored bundle is byte for byte the one vendor/README.md gives the sha256 of
+    (made by vendor/build-plotly-2d.sh), and says which plotly.js it is."""
+    from pipeline import page as page_module
+
+    bundle = page_module.SLIM_BUNDLE.read_bytes()
+    readme = (page_module.SLIM_BUNDLE.parent / "README.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(bundle).hexdigest() in readme
+    assert f"v{page_module.SLIM_VERSION}" in bundle[:400].decode("utf-8")
+
+
 def test_names_mapping_replaces_real_names_in_labels_and_intros():
     """With a names mapping, hovers show the mapped names; real names vanish from the intros too."""
     result = fake_map(sizes=(3,), noise=0, names=["Ada Lovelace", "Alan Turing", "Grace Hopper"])
