@@ -26,7 +26,7 @@ does not name the backend.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -273,31 +273,6 @@ class EmbedStats:
     encoded: int  # distinct texts the model encoded
 
 
-@contextmanager
-def _alongside(work):
-    """Run ``work()`` (if any) in a thread while the body runs; wait for it at the end,
-    and raise its error there unless the body raised one of its own."""
-    if work is None:
-        yield
-        return
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            work()
-        except BaseException as exc:  # handed to the caller's thread below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="before-encoding", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
 def embed_documents(docs: Sequence[Document], embedder: Embedder,
                     cache: EmbeddingCache | None = None, before_encoding=None) -> np.ndarray:
     """One vector per document; only texts missing from ``cache`` are encoded."""
@@ -320,11 +295,14 @@ def embed_documents_report(docs: Sequence[Document], embedder: Embedder,
     missing = [h for h in texts if h not in found]
     if missing and hasattr(embedder, "load"):
         embedder.load()
-    with _alongside(before_encoding if missing else None):
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="before-encoding") as beside:
+        started = beside.submit(before_encoding) if missing and before_encoding is not None else None
         # all cached: the model is not even loaded (seconds for a fresh process)
         new = dict(zip(missing, embedder.encode([texts[h] for h in missing]))) if missing else {}
         if cache is not None and new:
             cache.put_embeddings(embedder.model_id, new)
+    if started is not None:
+        started.result()  # its error, now that the new vectors are kept
     vectors = {**found, **new}
     stats = EmbedStats(len(docs), len(texts), len(found), len(missing))
     if not docs:
