@@ -43,7 +43,8 @@ table gives each stage's exponent b (time ≈ a·n^b) between consecutive sizes 
 
 Per-stage times of the subprocess runs come from the snapshot the CLI saves in D
 (``params["timings"]``); "other" is total minus the stages (start-up, imports, reading the
-CSV, rendering, writing). Peak memory of a subprocess is its own ``ru_maxrss`` (os.wait4).
+CSV, rendering, writing). Peak memory of a subprocess is its own ``ru_maxrss``, read by
+``benchmarks.measured`` (see there why not by this process).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -58,8 +60,9 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(REPO))
 
 from benchmarks import scale  # noqa: E402
 from benchmarks.commands import command_peaks  # noqa: E402
@@ -99,17 +102,21 @@ def cli_command(csv_path: Path, data_dir: Path, model: str | None, backend: str 
 
 
 def run_process(command: list[str], log: Path) -> tuple[float, float]:
-    """(wall seconds, peak MiB) of a fresh process; its output goes to ``log``."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    """(wall seconds, peak MiB) of a fresh process; its output goes to ``log``. It is started
+    by ``benchmarks.measured``, a small process, so that its peak is not this one's."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = log.with_suffix(".measured.json")
     with log.open("w") as out:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise BenchmarkError(f"{' '.join(command)} exited with {process.returncode}; see {log}")
-    return wall, usage.ru_maxrss / 1024
+        subprocess.run([sys.executable, "-m", "benchmarks.measured", str(result), *command],
+                       stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    try:
+        measured = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchmarkError(f"{' '.join(command)} could not be measured ({exc}); see {log}") from exc
+    if measured["exit"] != 0:
+        raise BenchmarkError(f"{' '.join(command)} exited with {measured['exit']}; see {log}")
+    return measured["wall"], measured["peak_mib"]
 
 
 def snapshot_timings(data_dir: Path) -> tuple[dict[str, float], str | None]:

@@ -9,7 +9,6 @@ description plays one person's introduction; the person gets a made-up name.
 from __future__ import annotations
 
 import os
-import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,12 +87,6 @@ class Stopwatch:
             yield
         finally:
             self.times[name] = time.perf_counter() - start
-
-
-def peak_rss_mib(children: bool = False) -> float:
-    """Peak resident memory of this process (or of its waited-for children), in MiB."""
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
 
 
 def verdict(value, target, at_most: bool = True) -> str:

@@ -259,3 +259,15 @@ def test_bertopic_runs_on_the_bundled_model(real_embedder):
     embeddings = real_embedder.encode([d.text for d in docs])
     run = configs.run_bertopic(docs, embeddings, real_embedder, None, seed=0)
     assert len(run.labels) == len(docs)  # (81 people are too few for its default clusters: all noise)
+
+
+def test_a_childs_peak_memory_is_its_own_not_the_benchmarks(tmp_path):
+    """A child started from a big benchmark process reports its own peak: Linux would
+    otherwise count the benchmark's memory it was forked from (the bug that read every
+    run at 1,000 and 5,000 people as the benchmark's 1.4–1.6 GiB)."""
+    ballast = b"\x01" * (600 * 2**20)  # 600 MiB written, so resident in this process
+    wall, peak = bench.run_process([sys.executable, "-c", "pass"], tmp_path / "child.log")
+    assert len(ballast) and 0 < wall and 0 < peak < 200
+    with pytest.raises(bench.BenchmarkError) as caught:
+        bench.run_process([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "failing.log")
+    assert "exited with 3" in str(caught.value)
