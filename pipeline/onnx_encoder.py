@@ -8,10 +8,7 @@ the embedding cache (tested to a cosine of 0.99999 or more).
 
 The model is exported to ONNX once per model folder (torch is imported then only) and
 kept in the user's cache (``pipeline.user_cache``, ``onnx/<model>-<digest>``); the digest
-covers the folder's files, so a changed model is exported again. For a BERT model the
-export is then fused by ONNX Runtime's transformer optimizer (each layer's attention,
-layer norms and GELU become single kernels: ~1.2x faster on 2 cores), kept only if the
-fused graph gives the export's hidden states on a probe batch. Supported: a
+covers the folder's files, so a changed model is exported again. Supported: a
 sentence-transformers folder made of a Transformer, then mean or CLS pooling, then
 optionally Normalize — the bundled all-MiniLM-L6-v2 and most sentence models. Anything
 else raises ``ModelLoadError`` naming the setting.
@@ -23,7 +20,6 @@ import hashlib
 import inspect
 import json
 import os
-import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -33,13 +29,10 @@ import numpy as np
 from pipeline.errors import ModelLoadError
 from pipeline.user_cache import user_cache
 
-log = logging.getLogger(__name__)
-
 SETTING = "embedding_backend"
-EXPORT_VERSION = "2"  # bump when the export below changes, so old exports are not reused
+EXPORT_VERSION = "1"  # bump when the export below changes, so old exports are not reused
 MODULES = ("Transformer", "Pooling", "Normalize")
 POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
-FUSED_TYPES = {"bert"}  # config.json model types given to ONNX Runtime's "bert" fusions
 INSTALL = "pip install 'batchviz[onnx]' (onnxruntime, and onnx for the one-time export)"
 
 
@@ -123,50 +116,9 @@ def _export(folder: Path, target: Path) -> None:
             warnings.simplefilter("ignore")
             torch.onnx.export(Hidden(), example, temporary, input_names=names, output_names=["hidden"],
                               dynamic_axes=axes, opset_version=17, dynamo=False)
-        _fuse(Path(temporary), folder)
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
-
-
-def _fuse(exported: Path, folder: Path) -> None:
-    """Replace ``exported`` by its fused graph, if the model is one the fusions are for and the
-    fused graph computes the same; otherwise leave it (the unfused graph is correct, only slower)."""
-    config = _read_json(folder / "config.json", {})
-    if config.get("model_type") not in FUSED_TYPES:
-        return
-    fused = exported.with_suffix(".fused")
-    try:
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        # opt_level 0: the pattern fusions alone; the session applies its own, machine-specific, ones
-        optimize_model(str(exported), model_type="bert", num_heads=int(config["num_attention_heads"]),
-                       hidden_size=int(config["hidden_size"]), opt_level=0).save_model_to_file(str(fused))
-        if same_hidden_states(exported, fused):
-            os.replace(fused, exported)
-        else:
-            log.warning("the fused ONNX graph of %s differs from its export; the unfused one is used", folder)
-    except Exception as exc:  # an optimisation only: the unfused export stays, and works
-        log.warning("ONNX Runtime could not fuse the export of %s (%s); the unfused one is used", folder, exc)
-    finally:
-        fused.unlink(missing_ok=True)
-
-
-def same_hidden_states(first: Path, second: Path, tolerance: float = 1e-3) -> bool:
-    """Whether two exports give the same hidden states (where the mask is on) for a probe
-    batch of two texts of made-up word pieces, the second padded."""
-    import onnxruntime
-
-    ids = np.random.default_rng(0).integers(1000, 2000, size=(2, 24), dtype=np.int64)
-    mask = np.ones_like(ids)
-    mask[1, 9:] = 0
-    ids[1, 9:] = 0
-    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    hidden = []
-    for path in (first, second):
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        hidden.append(session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0][mask == 1])
-    return hidden[0].shape == hidden[1].shape and bool(np.allclose(*hidden, atol=tolerance, rtol=tolerance))
 
 
 def _takes_token_types(model) -> bool:

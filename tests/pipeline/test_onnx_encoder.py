@@ -66,53 +66,6 @@ def test_a_cold_process_encodes_with_the_export_and_without_torch(onnx_cache, re
     assert exported.stat().st_mtime_ns == made
 
 
-@pytest.mark.model
-def test_the_bundled_models_export_is_fused(onnx_cache):
-    """The export of the bundled BERT model runs each layer's attention as one fused kernel
-    (the speed-up measured in benchmarks/README.md); its vectors are checked against torch above."""
-    import onnx
-
-    load_embedder(None, backend="onnx").load()
-    [exported] = (onnx_cache / "batchviz" / "onnx").glob("*/model.onnx")
-    kinds = [node.op_type for node in onnx.load(str(exported)).graph.node]
-    assert kinds.count("Attention") == 6 and "Softmax" not in kinds
-
-
-def tiny_export(path: Path, shift: float = 0.0) -> Path:
-    """An ONNX graph with the export's inputs whose "hidden states" are the word-piece ids (+ shift)."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
-              for name in ("input_ids", "attention_mask", "token_type_ids")]
-    output = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", 1])
-    nodes = [helper.make_node("Cast", ["input_ids"], ["ids"], to=TensorProto.FLOAT),
-             helper.make_node("Constant", [], ["shift"], value=helper.make_tensor("s", TensorProto.FLOAT, [], [shift])),
-             helper.make_node("Add", ["ids", "shift"], ["moved"]),
-             helper.make_node("Constant", [], ["axis"], value=helper.make_tensor("a", TensorProto.INT64, [1], [2])),
-             helper.make_node("Unsqueeze", ["moved", "axis"], ["hidden"])]
-    graph = helper.make_graph(nodes, "tiny", inputs, [output])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
-def test_a_fused_graph_that_computes_otherwise_is_not_used(tmp_path, caplog):
-    """The probe compares hidden states: equal graphs pass, a changed one fails; a graph the
-    optimiser cannot read leaves the export as it was, with a warning."""
-    same = tiny_export(tmp_path / "a.onnx")
-    assert onnx_encoder.same_hidden_states(same, tiny_export(tmp_path / "b.onnx"))
-    assert not onnx_encoder.same_hidden_states(same, tiny_export(tmp_path / "c.onnx", shift=5.0))
-
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"model_type": "bert", "num_attention_heads": 12, "hidden_size": 384}')
-    broken = tmp_path / "broken.onnx"
-    broken.write_bytes(b"not an onnx graph")
-    onnx_encoder._fuse(broken, folder)
-    assert broken.read_bytes() == b"not an onnx graph" and "unfused one is used" in caplog.text
-    assert not list(tmp_path.glob("*.fused"))
-
-
 def fake_model(folder: Path, modules=("Transformer", "Pooling", "Normalize"), pooling="pooling_mode_mean_tokens"):
     """A model folder with the configuration files the onnx backend reads (no weights)."""
     folder.mkdir(parents=True, exist_ok=True)
