@@ -66,7 +66,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks import scale  # noqa: E402
 from benchmarks.commands import command_peaks  # noqa: E402
-from benchmarks.common import (BenchmarkError, format_table, load_talks, parse_sizes,  # noqa: E402
+from benchmarks.common import (BenchmarkError, format_table, load_talks, machine, parse_sizes,  # noqa: E402
                                synthetic_name, verdict)
 from pipeline.embed import SentenceTransformerEmbedder  # noqa: E402
 
@@ -415,7 +415,7 @@ def main(argv=None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(table(rows), growth_table(rows), throughput_table(encodes), commands_table(encodes),
+    print(machine(), table(rows), growth_table(rows), throughput_table(encodes), commands_table(encodes),
           format_table(["target", "size", "value", "target value", "result"], targets(rows, encodes)), sep="\n\n")
     return 0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench, configs, evaluate, first_answer, metrics
-from benchmarks.common import DATA_PATH, format_table, synthetic_name, verdict
+from benchmarks.common import DATA_PATH, format_table, machine, synthetic_name, verdict
 from benchmarks.configs import plain_ctfidf_keywords
 
 needs_data = pytest.mark.skipif(not DATA_PATH.exists(), reason=f"{DATA_PATH} is not there")
@@ -162,6 +162,7 @@ def test_bench_main_runs_the_cli_and_prints_the_tables(tmp_path, capsys):
     code = bench.main(["--sizes", "30", "--model", "hashing", "--keep", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
+    assert out.splitlines()[0] == machine()  # which machine the figures come from
     assert [c.strip() for c in header(out, "size") if c.strip()] == bench.COLUMNS
     rows = [line.split() for line in out.splitlines() if line.startswith("30 ")]
     assert [r[1] for r in rows[:5]] == ["cold", "rebuild", "warm-1", "warm-2", "one-new"]
@@ -271,3 +272,12 @@ def test_a_childs_peak_memory_is_its_own_not_the_benchmarks(tmp_path):
     with pytest.raises(bench.BenchmarkError) as caught:
         bench.run_process([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "failing.log")
     assert "exited with 3" in str(caught.value)
+
+
+def test_the_machine_line_names_the_processor_its_vectors_and_cores():
+    """Read from /proc/cpuinfo: the model and the widest vector instructions its flags list."""
+    epyc = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+    older = "processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert machine(epyc).startswith("machine: AMD EPYC, AVX-512, ") and " cores, " in machine(epyc)
+    assert machine(older).startswith("machine: Intel Xeon, AVX2, ")
+    assert machine("").startswith("machine: processor unknown, vector instructions unknown, ")
