@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.documents import Document
+from pipeline.onnx_encoder import usable_cores
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,12 +130,11 @@ def machine(cpuinfo: str | None = None) -> str:
     flags = set(fields.get("flags", "").split())
     vector = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")) if flag in flags),
                   "no AVX" if flags else "vector instructions unknown")
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     except (ValueError, OSError, AttributeError):
         memory = "memory unknown"
-    return f"machine: {fields.get('model name', 'processor unknown')}, {vector}, {usable} cores, {memory}"
+    return f"machine: {fields.get('model name', 'processor unknown')}, {vector}, {usable_cores()} cores, {memory}"
 
 
 def parse_sizes(text: str) -> list[int]:

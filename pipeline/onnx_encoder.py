@@ -125,7 +125,7 @@ def _takes_token_types(model) -> bool:
     return "token_type_ids" in inspect.signature(model.forward).parameters
 
 
-def _cores() -> int:
+def usable_cores() -> int:
     """The processors this process may run on (all of them where the OS cannot say)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -152,7 +152,7 @@ class OnnxEncoder:
         pad = _read_json(folder / "tokenizer_config.json", {}).get("pad_token") or "[PAD]"
         self.pad_id = self.tokenizer.token_to_id(pad if isinstance(pad, str) else pad.get("content", "[PAD]")) or 0
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = _cores()
+        options.intra_op_num_threads = usable_cores()
         options.log_severity_level = 3  # errors only: its warnings are not the user's concern
         self.session = onnxruntime.InferenceSession(str(exported_model(folder)), options,
                                                     providers=["CPUExecutionProvider"])
