@@ -129,3 +129,24 @@ def test_refused_asker_in_a_public_stream_is_told_by_dm(realm, private_welcome, 
     [refusal] = wait_for(lambda: dms_to(realm, realm.bob), what="the refusal")
     assert refusal.startswith(NOT_ALLOWED.split("{")[0])
     assert "private-welcome" not in " ".join(posts_in(realm, "general"))
+
+
+def test_a_private_target_needs_every_reader_to_read_the_source(realm, private_welcome, make_io):
+    """A private stream where Alice (who reads the private source) and Bob (who does not)
+    both read may not carry the source's data: every reader must be able to read it, not
+    just one (issue 28)."""
+    realm.server.add_stream("crew", invite_only=True, subscribers=[realm.bot, realm.alice])
+    directory = Directory(make_io())
+    assert directory.may_post("crew", private_welcome)  # everyone there reads the source
+    realm.server.subscribe(realm.bob, "crew")
+    assert not Directory(make_io()).may_post("crew", private_welcome)
+
+
+def test_a_web_public_target_needs_a_web_public_source(realm, make_io):
+    """Anyone on the internet reads a web-public stream: a source that is only public to
+    the organisation's members may not be posted there (issue 28)."""
+    realm.server.add_stream("showcase")
+    realm.server.realm.stream("showcase").is_web_public = True
+    assert not Directory(make_io()).may_post("showcase", realm.welcome)
+    realm.server.realm.stream(realm.welcome).is_web_public = True
+    assert Directory(make_io()).may_post("showcase", realm.welcome)

@@ -362,3 +362,19 @@ def test_status_gives_the_size_of_the_data_folder(answerer, result, demo_data_di
                                          (12_345_678, "12.3 MB"), (3 * 10**9, "3.0 GB")])
 def test_sizes_read_as_people_write_them(size, shown):
     assert human_size(size) == shown
+
+
+def test_a_quoted_sentence_is_inert_text(demo_store, answerer):
+    """With ``keywords = sentences`` a group's answer quotes a member's sentence: it goes
+    through ``md`` like all user text, so a wildcard mention or a link in it stays
+    text (issue 28)."""
+    hostile = "Ping @**all** and see https://ev.il/login or [this](https://ev.il)"
+    result = demo_store.latest_snapshot("demo")
+    number = min(result.clusters)
+    result.clusters[number].sentences = [hostile]
+    demo_store.save_snapshot("demo", result)
+    reply = say(answerer, asker_for(result, result.clusters[number].members[0]), f"show group {number}")
+    quoted = [line for line in reply.splitlines() if line.startswith("> ")]
+    assert quoted == [f"> {md(hostile)}"]
+    for live in ("@**all**", "https://ev.il", "](", "[this]"):
+        assert live not in quoted[0], live

@@ -150,3 +150,19 @@ def test_demo_batch_has_real_groups_with_the_bundled_model(real_embedder):
     assert _ari(result) >= 0.5
     assert result.noise_count <= 0.2 * len(result)
     assert 4 <= len(result.clusters) <= 20
+
+
+def test_neighbours_come_from_the_full_embedding_space_not_the_picture(topic_documents):
+    """Each person's neighbours are ``nearest`` over the embeddings, and each similarity is
+    the cosine of two embeddings, not of two points of the 2-D picture (issue 28)."""
+    from pipeline.neighbours import nearest
+
+    docs = topic_documents(per_group=8)
+    result = build_map(docs, embedder=HASHING)
+    expected = nearest(result.embeddings, [d.text for d in docs], PipelineParams().neighbours_k)
+    assert [[n.index for n in row] for row in result.neighbours] == [[n.index for n in row] for row in expected]
+    cosines = result.embeddings @ result.embeddings.T
+    for i, row in enumerate(result.neighbours):
+        assert row, f"person {i} has no neighbours"
+        for n in row:
+            assert n.similarity == pytest.approx(float(cosines[i, n.index]), abs=1e-5)
