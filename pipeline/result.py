@@ -51,15 +51,6 @@ class MapResult:
     def __len__(self) -> int:
         return len(self.people)
 
-    def index_of(self, person_id: str) -> int | None:
-        for i, doc in enumerate(self.people):
-            if doc.person_id == person_id:
-                return i
-        return None
-
-    def cluster_of(self, index: int) -> Cluster | None:
-        return self.clusters.get(int(self.labels[index]))
-
     @property
     def noise_count(self) -> int:
         return int(np.sum(self.labels == NOISE))

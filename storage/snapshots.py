@@ -76,11 +76,6 @@ class SnapshotMixin:
         return self._load_where("source = ? AND complete = 1",
                                 (as_key(source, "source"),))
 
-    def snapshot_before(self, source: str, snapshot_id: int) -> MapResult | None:
-        """The complete map built just before ``snapshot_id`` (for "what changed")."""
-        return self._load_where("source = ? AND complete = 1 AND id < ?",
-                                (as_key(source, "source"), as_int(snapshot_id, "snapshot_id")))
-
     def load_snapshot(self, snapshot_id: int) -> MapResult | None:
         """One stored map by id, or None if it never existed or was pruned."""
         return self._load_where("id = ? AND complete = 1",

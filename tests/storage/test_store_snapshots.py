@@ -43,15 +43,13 @@ def test_round_trip_survives_reopening(db_path, make_result, same_result):
 
 
 def test_history_info_and_sources(store, make_result, same_result):
-    """latest, before, load and info follow the build order, each source on its own."""
+    """latest, load and info follow the build order, each source on its own."""
     first, second = make_result(seed=1), make_result(seed=2, n=5)
     id1 = store.save_snapshot(SOURCE, first)
     store.save_snapshot("other", make_result(seed=9))
     id2 = store.save_snapshot(SOURCE, second)
     same_result(store.latest_snapshot(SOURCE), second)
-    same_result(store.snapshot_before(SOURCE, id2), first)
     same_result(store.load_snapshot(id1), first)
-    assert store.snapshot_before(SOURCE, id1) is None
     assert store.snapshot_info(SOURCE) == (id2, second.built_at, 5)
     assert store.snapshot_ids(SOURCE) == [id1, id2]
 
