@@ -111,6 +111,17 @@ class Directory:
             return False
         return int(user_id) in self.subscribers(found)
 
+    def may_know(self, user_id: int, stream_name: str) -> bool:
+        """Whether this person may know the stream exists (its name may be said to them):
+        a member sees every public stream in the list; a guest, or anyone for a private
+        one, only the streams they are subscribed to."""
+        found = self.stream_named(stream_name)
+        if found is None:
+            return False
+        if not found.get("invite_only") and not self.is_guest(user_id):
+            return True
+        return int(user_id) in self.subscribers(found)
+
     def may_post(self, where: str, source_stream: str) -> bool:
         """Whether a message holding data from `source_stream` may be posted in `where`:
         only when everyone who can read `where` can read the source."""

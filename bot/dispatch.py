@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 NOT_ALLOWED = ("Sorry, I only answer people who can read {where}, where the introductions "
                "I map are posted.")
+UNNAMED_SOURCE = "the stream"  # a source named only to whoever may know it exists (issue 21.10)
 CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
 SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
@@ -143,7 +144,8 @@ class Dispatcher:
         sender = int(message["sender_id"])
         if not self.directory.can_read(sender, source.stream):
             log.info("Refused a command from user %s: cannot read %s", sender, source.stream)
-            return NOT_ALLOWED.format(where=source.describe())
+            where = source.describe() if self.directory.may_know(sender, source.stream) else UNNAMED_SOURCE
+            return NOT_ALLOWED.format(where=where)
         asker = Asker(str(sender), message.get("sender_full_name", ""), message.get("sender_email", ""))
         parsed = parse(text, (self.own_name,))
         log.info("Command %s from user %s", parsed.name, sender)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 
+from typing import Callable
+
 from bot.zulip_io import ZulipError
 
 log = logging.getLogger(__name__)
 
 GREETED_KEY = "greeted.stream.{stream_id}"
 HELLO_TOPIC = "batchviz"
+PRIVATE_SOURCE = "a private stream"  # the source, to people who may not read it
 
 
 def hello_text(where: str) -> str:
@@ -26,10 +29,10 @@ def hello_text(where: str) -> str:
 class Greeter:
     """Says hello in each stream the bot is newly subscribed to."""
 
-    def __init__(self, store, io, where: str):
+    def __init__(self, store, io, where: Callable[[str], str]):
         self.store = store
         self.io = io
-        self.where = where
+        self.where = where  # the stream greeted -> how the source is named to its readers
 
     def handle_event(self, event: dict) -> None:
         if event.get("type") != "subscription" or event.get("op") != "add":
@@ -43,6 +46,6 @@ class Greeter:
             return
         self.store.set_state(key, "1")
         try:
-            self.io.send_stream(name, HELLO_TOPIC, hello_text(self.where))
+            self.io.send_stream(name, HELLO_TOPIC, hello_text(self.where(name)))
         except ZulipError as exc:
             log.warning("Could not say hello in stream %s: %s", stream_id, exc)

@@ -20,7 +20,7 @@ from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
-from bot.greeting import Greeter
+from bot.greeting import PRIVATE_SOURCE, Greeter
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher, refresh_command
@@ -80,7 +80,7 @@ class Bot:
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
                                  react_with=s.intro_reaction)
         self.refresher = Refresher(self.store, self._rebuild)
-        self.greeter = Greeter(self.store, self.io, s.sources[0].describe())
+        self.greeter = Greeter(self.store, self.io, self._source_named_in)
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
         if s.link_warning():
@@ -340,6 +340,12 @@ class Bot:
                         s.map_dir, server_url=server_url)
 
     # -- commands
+
+    def _source_named_in(self, stream: str) -> str:
+        """The first source, as named in a post to `stream`: by name only if everyone there
+        may read it (a private source's name is not told to others, issue 21.10)."""
+        source = self.settings.sources[0]
+        return source.describe() if self.directory.may_post(stream, source.stream) else PRIVATE_SOURCE
 
     def _answerer(self, source) -> Answerer:
         latest = (lambda: self._latest_link(source)) if self.settings.web_mode != "off" else None

@@ -150,3 +150,23 @@ def test_a_web_public_target_needs_a_web_public_source(realm, make_io):
     assert not Directory(make_io()).may_post("showcase", realm.welcome)
     realm.server.realm.stream(realm.welcome).is_web_public = True
     assert Directory(make_io()).may_post("showcase", realm.welcome)
+
+
+def test_refusal_does_not_name_a_private_source(realm, private_welcome, make_settings, start_bot, wait_for):
+    """Bob, who may not know the private source exists, is refused without its stream or
+    topic being named (issue 21.10)."""
+    start_bot(make_settings(stream=private_welcome, post_stream=private_welcome))
+    realm.server.send_dm(realm.bob, realm.bot, "clusters")
+    [refusal] = wait_for(lambda: dms_to(realm, realm.bob), what="the refusal")
+    assert refusal.startswith(NOT_ALLOWED.split("{")[0])
+    assert private_welcome not in refusal and "#**" not in refusal
+
+
+def test_greeting_does_not_name_a_private_source(realm, private_welcome, make_settings, start_bot, wait_for):
+    """Added to a stream Bob reads, the bot's hello does not name the private source
+    (issue 21.10)."""
+    start_bot(make_settings(stream=private_welcome, post_stream=private_welcome))
+    realm.server.add_stream("random", subscribers=[realm.alice, realm.bob])
+    realm.server.subscribe(realm.bot, "random")
+    [hello] = wait_for(lambda: posts_in(realm, "random"), what="the hello")
+    assert hello.startswith("Hello!") and private_welcome not in hello and "#**" not in hello
