@@ -159,8 +159,22 @@ class Ingestor:
         if "new_stream_id" in event or "subject" in event:
             changed = self._move(event)
         if "content" in event and "stream_id" in event:  # direct-message edits never matter
-            changed = self._refetch(int(event["message_id"])) or changed
+            changed = self._edited(event) or changed
         return changed
+
+    def _edited(self, event: dict) -> bool:
+        """An edited message's new text, taken from the event (it carries the raw Markdown):
+        a stored message is updated in place, with no request to Zulip. One not stored is
+        read in full only if it is in a source's stream (the bot may have missed it); an
+        edit anywhere else costs nothing."""
+        raw = event["content"]
+        edited = self.store.edit_message(int(event["message_id"]), raw, clean_markdown(raw))
+        if edited is not None:
+            return edited
+        stream = event.get("stream_name") or self.directory.stream_name(int(event["stream_id"]))
+        if not any(source.stream.casefold() == str(stream).casefold() for source in self.sources):
+            return False
+        return self._refetch(int(event["message_id"]))
 
     def _move(self, event: dict) -> bool:
         """Messages moved to another topic or stream: into a source, out of one, or between."""

@@ -88,6 +88,16 @@ class MessagesMixin:
             conn.execute("INSERT OR IGNORE INTO people (user_id) VALUES (?)", (user_id,))
             return conn.execute(_UPSERT_MESSAGE, row).rowcount > 0
 
+    def edit_message(self, message_id: int, raw: str, clean: str) -> bool | None:
+        """A stored message's new text (an edit); True when it changed, None when the
+        message is not stored."""
+        row = (as_text(raw, "raw"), as_text(clean, "clean"), as_int(message_id, "message_id"))
+        with self._db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM messages WHERE message_id = ?", row[2:]).fetchone() is None:
+                return None
+            return conn.execute("UPDATE messages SET raw = ?, clean = ? WHERE message_id = ? "
+                                "AND (raw, clean) IS NOT (?, ?)", row + row[:2]).rowcount > 0
+
     def delete_message(self, message_id: int) -> bool:
         """Forget a message; False when it was not stored."""
         message_id = as_int(message_id, "message_id")

@@ -111,6 +111,22 @@ def test_live_message_edit_and_delete(realm, ingestor, store, make_io):
     assert texts(store) == {}
 
 
+def test_edits_take_their_text_from_the_event(realm, ingestor, store, make_io):
+    """An edit's new text comes from the event: editing a stored introduction, or a
+    message in another stream, makes no request for the message (issue 21.7)."""
+    queue, server = Queue(make_io()), realm.server
+    intro_id = server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I paint")
+    chat_id = server.send_stream_message(realm.bob, "general", "chat", "lunch?")
+    [ingestor.handle_event(e) for e in queue.events()]
+    before = server.count("GET /messages/{message_id}")
+    server.edit_message(intro_id, content="I paint and **sculpt**")
+    server.edit_message(chat_id, content="lunch at noon?")
+    assert [ingestor.handle_event(e) for e in queue.events()] == [True, False]
+    assert texts(store) == {"Alice Archer": "I paint and **sculpt**"}
+    assert store.documents("intro")[0].text == "I paint and sculpt"
+    assert server.count("GET /messages/{message_id}") == before
+
+
 def test_topic_moves_out_of_and_into_the_source(realm, ingestor, store, make_io):
     """Moving a topic away forgets its messages; moving it back brings them again."""
     queue, server = Queue(make_io()), realm.server
