@@ -12,6 +12,7 @@ Commands run on a small worker pool, so a slow command never holds up the event 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,7 @@ from typing import Callable
 from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
+from bot.fairness import SLOW_DOWN, Admission, CommandRate, ConsentCooldown
 from bot.settings_parse import SettingsError
 from bot.zulip_io import ZulipIO, message_is_direct, message_is_stream
 
@@ -30,6 +32,8 @@ NOT_ALLOWED = ("Sorry, I only answer people who can read {where}, where the intr
 UNNAMED_SOURCE = "the stream"  # a source named only to whoever may know it exists (issue 21.10)
 CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
+TOO_SOON = ("You changed your choice a moment ago; to keep the map from rebuilding again and "
+            "again, you can opt in again in {minutes} minute(s).")
 SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
               "introductions I map.")
 
@@ -40,8 +44,11 @@ class Dispatcher:
     def __init__(self, io: ZulipIO, directory: Directory, own_id: int, own_name: str,
                  sources, answerer_for: Callable[[object], Answerer],
                  on_consent: Callable[[], None] = lambda: None, workers: int = 2,
-                 sources_of: Callable[[str], set[str]] = lambda user_id: set(), inbox=None):
+                 sources_of: Callable[[str], set[str]] = lambda user_id: set(), inbox=None,
+                 rate: CommandRate | None = None, consent_cooldown: ConsentCooldown | None = None):
         self.io = io
+        self.rate = rate or CommandRate(0)  # per person; none by default
+        self.consent_cooldown = consent_cooldown or ConsentCooldown(0)
         self.inbox = inbox  # the store's durable inbox: None answers from memory only
         self.directory = directory
         self.own_id = own_id
@@ -75,21 +82,25 @@ class Dispatcher:
             return None
         if self.inbox is not None and not self.inbox.inbox_add(message):
             return None
-        return self._enqueue(message, text, None)
+        admission = self.rate.admit(int(message["sender_id"]))
+        if admission is not Admission.ANSWER:
+            return self._enqueue(message, lambda: self._over_limit(message, text, admission))
+        return self._enqueue(message, lambda: self.respond(message, text))
 
     def resume(self) -> int:
         """Answer the commands recorded but not answered when the process last stopped
         (a reply that may have gone out already is looked for first); how many."""
         pending = self.inbox.inbox_pending() if self.inbox is not None else []
         for command in pending:
-            self._enqueue(command.message, self.command_text(command.message) or "", command.reply)
+            text = self.command_text(command.message) or ""
+            self._enqueue(command.message, lambda c=command, t=text: self.respond(c.message, t, c.reply))
         return len(pending)
 
-    def _enqueue(self, message: dict, text: str, reply: str | None) -> Future:
+    def _enqueue(self, message: dict, run: Callable[[], str | None]) -> Future:
         sender, answered = int(message["sender_id"]), Future()
 
         def start(_previous: Future | None = None) -> None:
-            self._pool.submit(lambda: answered.set_result(self.respond(message, text, reply)))
+            self._pool.submit(lambda: answered.set_result(run()))
 
         with self._order_lock:
             previous, self._latest[sender] = self._latest.get(sender), answered
@@ -105,6 +116,19 @@ class Dispatcher:
             if self._latest.get(sender) is answered:
                 del self._latest[sender]
 
+    def _over_limit(self, message: dict, text: str, admission: Admission) -> str | None:
+        """A command over its sender's rate: not answered (the first one gets SLOW_DOWN
+        instead), but consent is still applied, so no opt-out is ever lost."""
+        log.info("User %s is over the command rate: message %s %s", message["sender_id"], message["id"],
+                 "gets the slow-down note" if admission is Admission.WARN else "is skipped")
+        if parse(text, (self.own_name,)).name in CONSENT_COMMANDS:
+            self._answer_safely(message, text)
+        if admission is Admission.WARN:
+            return self._send(message, SLOW_DOWN)
+        if self.inbox is not None:
+            self.inbox.inbox_answered(int(message["id"]))
+        return None
+
     def close(self) -> None:
         """Finish the commands being answered; those still queued stay in the inbox."""
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -113,15 +137,21 @@ class Dispatcher:
         """Answer a command and deliver the reply, once; never raises (the one path for the
         runner's pool and the zulip_bots handler). A `reply` given is one that was being
         sent when the process last stopped: it may be in Zulip already."""
-        maybe_sent = reply is not None
-        if reply is None:
-            try:
-                reply = self.answer(message, text)
-            except Exception:
-                log.exception("Answering message %s failed", message.get("id"))
-                reply = BROKEN
-            if self.inbox is not None:
-                self.inbox.inbox_sending(int(message["id"]), reply)
+        if reply is not None:
+            return self._send(message, reply, maybe_sent=True)
+        return self._send(message, self._answer_safely(message, text))
+
+    def _answer_safely(self, message: dict, text: str) -> str:
+        try:
+            return self.answer(message, text)
+        except Exception:
+            log.exception("Answering message %s failed", message.get("id"))
+            return BROKEN
+
+    def _send(self, message: dict, reply: str, maybe_sent: bool = False) -> str:
+        """Deliver a reply, recorded in the inbox as being sent, then as answered."""
+        if self.inbox is not None and not maybe_sent:
+            self.inbox.inbox_sending(int(message["id"]), reply)
         try:
             self.deliver(message, reply, maybe_sent)
         except Exception:  # stays `sending` in the inbox: answered at the next start
@@ -149,6 +179,9 @@ class Dispatcher:
         asker = Asker(str(sender), message.get("sender_full_name", ""), message.get("sender_email", ""))
         parsed = parse(text, (self.own_name,))
         log.info("Command %s from user %s", parsed.name, sender)
+        wait = self.consent_cooldown.wait_left(parsed.name, sender) if parsed.name in CONSENT_COMMANDS else 0
+        if wait:
+            return TOO_SOON.format(minutes=math.ceil(wait / 60))
         reply = self.answerer_for(source).answer(parsed, asker)
         if parsed.name in CONSENT_COMMANDS:
             self.on_consent()

@@ -20,6 +20,7 @@ from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
+from bot.fairness import CommandRate, ConsentCooldown
 from bot.greeting import PRIVATE_SOURCE, Greeter
 from bot.ingest import Ingestor
 from bot.posting import WeeklyPoster
@@ -88,7 +89,9 @@ class Bot:
         self.answerers = {src.name: self._answerer(src) for src in s.sources}
         self.dispatcher = Dispatcher(self.io, self.directory, self.own_id, self.own_name, s.sources,
                                      lambda src: self.answerers[src.name], self.consent_changed,
-                                     sources_of=self.store.sources_of, inbox=self.store)
+                                     sources_of=self.store.sources_of, inbox=self.store,
+                                     rate=CommandRate(s.commands_per_minute),
+                                     consent_cooldown=ConsentCooldown(s.consent_cooldown_minutes))
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
         self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock,
@@ -271,12 +274,12 @@ class Bot:
             folder = maps_dir(self.settings.data_dir, source.name)
             service.prune_files(self.store, source.name, folder)
             self.links.prune(source.name, folder)
-        self.content_changed()
+        self.content_changed(postpone=False)  # toggling must not hold the rebuild off
 
-    def content_changed(self, at_once: bool = False) -> None:
+    def content_changed(self, at_once: bool = False, postpone: bool = True) -> None:
         for source in self.settings.sources:
             self.refresher.mark_dirty(source)
-        self.scheduler.debounce(at_once)
+        self.scheduler.debounce(at_once, postpone)
 
     # -- maps
 

@@ -162,14 +162,17 @@ class Scheduler:
 
     # -- debounce and status
 
-    def debounce(self, at_once: bool = False) -> datetime:
+    def debounce(self, at_once: bool = False, postpone: bool = True) -> datetime:
         """(Re)start the countdown to a refresh after the latest new introduction; with
-        `at_once` (a source with no map yet), a refresh also runs right away."""
+        `at_once` (a source with no map yet), a refresh also runs right away. Without
+        `postpone` (a consent change), a countdown already running is kept as it is."""
         if at_once and self._background is not None:
             self._background.add_job(self.run, "date", args=[DEBOUNCE_ID], id=AT_ONCE_ID,
                                      name=AT_ONCE_ID, replace_existing=True)
         at = self.clock() + self.debounce_delay
         with self._lock:
+            if not postpone and self.debounce_at is not None:
+                return self.debounce_at
             self.debounce_at = at
         if self._background is not None:
             self._background.add_job(self._run_debounced, "date", run_date=at, id=DEBOUNCE_ID,

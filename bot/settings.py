@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("intro_reaction", "wave", "Emoji the bot reacts with to each new introduction it stores (empty: none).", text),
     Setting("debounce_minutes", "5", "Rebuild this long after the last new introduction.", integer(0, 1440)),
     Setting("refresh_cooldown_minutes", "10", "Minimum time between two `refresh` commands.", integer(0, 1440)),
+    Setting("commands_per_minute", "20", "Commands one person may ask per minute; beyond, one 'slow down' note and no answers until the minute has passed (0: no limit).", integer(0, 10_000)),
+    Setting("consent_cooldown_minutes", "10", "After someone's opt out or opt in, how long before they may opt in again (opt out always works).", integer(0, 1440)),
+    Setting("forget_departed_days", "30", "Days after a person is deactivated or leaves the organization before everything stored about them is deleted (0: at once).", integer(0, 3660)),
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
     Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
     Setting("embedding_max_tokens", "", "Cut each text at this many word pieces (empty: the model's limit, 256 for the bundled one).", optional(integer(16, 8192))),
@@ -115,6 +118,9 @@ class Settings:
     intro_reaction: str
     debounce_minutes: int
     refresh_cooldown_minutes: int
+    commands_per_minute: int
+    consent_cooldown_minutes: int
+    forget_departed_days: int
     embedding_model: str
     embedding_prefix: str
     embedding_max_tokens: int | None
