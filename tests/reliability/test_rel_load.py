@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import re
 import statistics
+import threading
 import time
 
 import pytest
@@ -119,3 +120,58 @@ def test_commands_answer_during_a_long_build(realm, bot_thread, wait_for, figure
     figures["commands_answered"] += 2 + len(usual) + len(during)
     TIMINGS["answer time, no build (status, near me, clusters)"] = summary(usual)
     TIMINGS["answer time during a build held busy on one core"] = summary(during)
+
+
+def p99(times: list[float]) -> float:
+    return statistics.quantiles(times, n=100, method="inclusive")[98]
+
+
+def test_one_person_flooding_does_not_hold_up_anyone_else(realm, bot_thread, wait_for, figures):
+    """One person sends 500 commands within 50 s (600 a minute) while 40 others ask their
+    questions one after another: everyone else is answered, the flooder gets `commands_per_minute`
+    answers and one "slow down" note, and the bot stays within Zulip's limit (issue 21.7).
+    The others' answer times are printed (p99: the issue's target is 2 s)."""
+    from bot.fairness import SLOW_DOWN
+
+    server, people = realm.server, realm.people
+    flooder, askers = people[0], people[10:50]
+    bot = bot_thread()
+    for person in people[:30]:
+        server.send_stream_message(person, realm.welcome, realm.topic, f"I'm {person.full_name}; I like rust and jazz.")
+    wait_for(lambda: read_store(bot.settings.data_dir, lambda s: s.snapshot_info("main")), 60, "the first map")
+    flood_ids: list[int] = []
+    flooding = threading.Thread(target=lambda: flood_ids.extend(
+        flood(server, flooder, realm.bot, 500, seconds=50)), name="flooder")
+    flooding.start()
+    try:
+        times = [answer_time(server, realm.bot, person, q) for q in DURING_BUILD for person in askers]
+    finally:
+        flooding.join(60)
+    wait_for(lambda: read_store(bot.settings.data_dir, lambda s: all(
+        s.inbox_state(i) == "answered" for i in flood_ids)), 120, "every flooded command handled")
+    replies = replies_to(server, realm.bot, flooder)
+    limit = bot.settings.commands_per_minute
+    assert len(flood_ids) == 500 and len(replies) == limit + 1 and replies.count(SLOW_DOWN) == 1
+    assert busiest_minute(server, realm.bot.delivery_email) <= ZULIP_LIMIT
+    figures["commands_sent"] += 500 + len(times)
+    figures["commands_answered"] += limit + 1 + len(times)
+    TIMINGS["others' answer time while one person sends 600 commands a minute"] = (
+        f"{summary(times)}, p99 {p99(times):.2f} s")
+
+
+def answer_time(server, bot, person, question: str) -> float:
+    """`person` asks `question`; the seconds until their answer showed."""
+    before, sent = len(replies_to(server, bot, person)), time.monotonic()
+    server.send_dm(person, bot, question)
+    if not wait_until(lambda: len(replies_to(server, bot, person)) > before, 60, interval=0.01):
+        pytest.fail(f"{person.full_name} got no answer to {question!r} within 60 s")
+    return time.monotonic() - sent
+
+
+def flood(server, sender, bot, count: int, seconds: float) -> list[int]:
+    """`count` DMs to the bot from `sender`, evenly spread over `seconds`; their ids."""
+    start, ids = time.monotonic(), []
+    for i in range(count):
+        time.sleep(max(0.0, start + i * seconds / count - time.monotonic()))  # pacing the sender, not a wait
+        ids.append(server.send_dm(sender, bot, "status"))
+    return ids
