@@ -1,4 +1,4 @@
-"""The ``batchviz`` command: ``map``, ``demo``, ``export``, ``settings`` and ``run``.
+"""The ``batchviz`` command: ``map``, ``demo``, ``export``, ``settings``, ``run`` and ``forget``.
 
 A thin layer: it parses arguments, calls the library, and turns domain errors into
 ``batchviz: error: <message>`` with exit status 2 — never a traceback for a user error.
@@ -15,6 +15,7 @@ from bot import service
 from bot.answers import Answerer
 from bot.builder import LOG_FORMAT
 from bot.chat import UnknownPersonError, chat, choose_person
+from bot.departures import NotStored, forget_now
 from bot.settings import SETTINGS, SettingsError, database_path, load_settings, render_example
 from bot.zulip_io import ZulipError
 from pipeline.embed import BACKENDS
@@ -23,7 +24,7 @@ from pipeline.params import PipelineParams
 from pipeline.result import MapResult
 from storage import StorageError, Store
 
-USER_ERRORS = (SettingsError, PipelineError, StorageError, UnknownPersonError, OSError, ZulipError)
+USER_ERRORS = (SettingsError, PipelineError, StorageError, UnknownPersonError, OSError, ZulipError, NotStored)
 DEMO_SOURCE, CSV_SOURCE = "demo", "csv"
 EXPORT_SOURCES = ("main", DEMO_SOURCE, CSV_SOURCE)
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -181,6 +182,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    user_id, deleted = forget_now(settings, args.user)
+    print(f"Forgot user {user_id}: {deleted} message(s) deleted, and they are kept out until they "
+          "opt in again; the next map leaves them out.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batchviz", description="Map a community's introductions.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -226,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the Zulip bot")
     run.add_argument("--config", required=True, metavar="ZULIPRC")
     run.set_defaults(func=cmd_run)
+
+    forget = commands.add_parser("forget", help="delete everything stored about one person, at once (admins)")
+    forget.add_argument("user", metavar="USER", help="their Zulip user id or email")
+    forget.add_argument("--config", required=True, metavar="ZULIPRC")
+    forget.set_defaults(func=cmd_forget)
     return parser
 
 

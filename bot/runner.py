@@ -20,6 +20,7 @@ from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
+from bot.departures import Departures
 from bot.fairness import CommandRate, ConsentCooldown
 from bot.greeting import PRIVATE_SOURCE, Greeter
 from bot.ingest import Ingestor
@@ -34,7 +35,8 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ["message", "update_message", "delete_message", "subscription"]
+EVENT_TYPES = ["message", "update_message", "delete_message", "subscription", "realm_user", "stream"]
+ACCESS_EVENTS = frozenset({"subscription", "realm_user", "stream"})  # who may read what changed
 # Zulip has required `notification_settings_null` since 2.1 (by accident, kept since).
 CLIENT_CAPABILITIES = {"notification_settings_null": False, "bulk_message_deletion": True}
 ERROR_PAUSE, MAX_ERROR_PAUSE = 1.0, 30.0  # seconds between attempts while events keep failing
@@ -81,6 +83,7 @@ class Bot:
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
                                  react_with=s.intro_reaction)
         self.refresher = Refresher(self.store, self._rebuild)
+        self.departures = Departures(self.store, s.forget_departed_days, self.consent_changed)
         self.greeter = Greeter(self.store, self.io, self._source_named_in)
         self.cooldown = Cooldown(s.refresh_cooldown_minutes)
         self.links = self._start_web()
@@ -95,7 +98,7 @@ class Bot:
         self.poster = WeeklyPoster(self.io, self.store, s, self.refresher, self.links,
                                    self._preview, service.describe_changes)
         self.scheduler = Scheduler(s, self.store, self.refresh_stale, self.poster.post_all, self._clock,
-                                   nightly=self.refresh_nightly)
+                                   nightly=self.refresh_nightly, forget=self.departures.forget_due)
         if self._background_schedules:
             self.scheduler.start()
         self._thread = threading.Thread(target=self._event_loop, name="zulip-events", daemon=True)
@@ -262,8 +265,11 @@ class Bot:
     def handle_event(self, event: dict) -> None:
         """Store what the event changes and record it if it is a command; a failure raises,
         so that the event is not acknowledged and comes again."""
+        if event.get("type") in ACCESS_EVENTS:
+            self.directory.forget()  # a permission change counts at once, not after the cache time
         if self.ingestor.handle_event(event):
             self.content_changed()
+        self.departures.handle_event(event)
         self.greeter.handle_event(event)
         if event.get("type") == "message":
             self.dispatcher.submit(event["message"])

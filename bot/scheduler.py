@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 LAST_RUN_KEY = "schedule.{name}.last_run"
 DEBOUNCE_ID = "debounced-refresh"
 AT_ONCE_ID = "refresh-at-once"  # the first map of a source, built without waiting
+FORGET_ID, FORGET_CRON = "forget-departed", "*/15 * * * *"  # forgets people who left, when due
 RETRIED = "weekly-post"  # the job retried with backoff after a failure
 RETRY_FIRST, RETRY_CEILING = timedelta(minutes=1), timedelta(hours=1)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
@@ -48,7 +49,8 @@ class Scheduler:
     """Named cron jobs plus one debounced job; each run is recorded in the store."""
 
     def __init__(self, settings, store, refresh: Callable[[], None], post: Callable[[str], None],
-                 clock: Callable[[], datetime] | None = None, nightly: Callable[[], None] | None = None):
+                 clock: Callable[[], datetime] | None = None, nightly: Callable[[], None] | None = None,
+                 forget: Callable[[], object] = lambda: None):
         self.tz = ZoneInfo(settings.timezone)
         self.store = store
         self.clock = clock or (lambda: datetime.now(self.tz))
@@ -56,8 +58,9 @@ class Scheduler:
         self.triggers = {
             "refresh": CronTrigger.from_crontab(settings.refresh_cron, timezone=self.tz),
             "weekly-post": CronTrigger.from_crontab(settings.post_cron, timezone=self.tz),
+            FORGET_ID: CronTrigger.from_crontab(FORGET_CRON, timezone=self.tz),
         }
-        self.actions = {"refresh": nightly or refresh, DEBOUNCE_ID: refresh,
+        self.actions = {"refresh": nightly or refresh, DEBOUNCE_ID: refresh, FORGET_ID: forget,
                         RETRIED: lambda: post(self.store.get_state(LAST_RUN_KEY.format(name=RETRIED)) or "")}
         self.debounce_at: datetime | None = None
         self.retry_at: datetime | None = None  # when the failed weekly post is tried again

@@ -70,6 +70,14 @@ class MessagesMixin:
         with self._db.transaction() as conn:
             conn.execute(_UPSERT_PERSON, row)
 
+    def person_id(self, ref: str) -> str | None:
+        """The stored person whose user id or email (any case) is `ref`, or None."""
+        ref = as_text(ref, "ref").strip()
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT user_id FROM people WHERE user_id = ? OR (email != '' AND "
+                               "lower(email) = lower(?)) ORDER BY user_id != ? LIMIT 1", (ref, ref, ref)).fetchone()
+        return None if row is None else row[0]
+
     def upsert_message(self, source: str, message_id: int, user_id, raw: str, clean: str,
                        timestamp: int, stream: str = "", topic: str = "") -> bool:
         """Insert or edit a message; True when stored content changed.

@@ -15,6 +15,13 @@ class StateMixin:
                                (as_key(key, "key"),)).fetchone()
         return None if row is None else row[0]
 
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every key starting with `prefix`, and its value."""
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT key, value FROM state WHERE substr(key, 1, ?) = ?",
+                                (len(prefix), as_text(prefix, "prefix"))).fetchall()
+        return dict(rows)
+
     def set_state(self, key: str, value: str | None) -> None:
         """Store a value; None removes the key."""
         self.set_states({key: value})

@@ -51,6 +51,37 @@ class Actions:
         event = {"type": "subscription", "op": "add", "subscriptions": [subscription]}
         self.queues.deliver("subscription", {user.user_id}, lambda queue: dict(event))
 
+    def unsubscribe(self, user, stream) -> None:
+        """Take ``user`` off ``stream``; whoever reads the stream gets ``peer_remove``."""
+        user, stream = self.realm.user(user), self.realm.stream(stream)
+        stream.subscribers.discard(user.user_id)
+        event = {"type": "subscription", "op": "peer_remove", "stream_ids": [stream.stream_id],
+                 "user_ids": [user.user_id]}
+        readers = {u.user_id for u in self.realm.users.values() if self.realm.can_read(u, stream)}
+        self.queues.deliver("subscription", readers, lambda queue: dict(event))
+
+    def deactivate(self, user) -> None:
+        """Deactivate ``user``: off every stream (``peer_remove``), then, as at feature level
+        218, ``realm_user`` ``remove`` to everyone (level 222+ sends ``update`` with
+        ``is_active: false`` instead; the bot reads both)."""
+        user = self.realm.user(user)
+        for stream in list(self.realm.streams.values()):
+            if user.user_id in stream.subscribers:
+                self.unsubscribe(user, stream)
+        user.is_active = False
+        event = {"type": "realm_user", "op": "remove",
+                 "person": {"user_id": user.user_id, "full_name": user.full_name}}
+        active = {u.user_id for u in self.realm.users.values() if u.is_active}
+        self.queues.deliver("realm_user", active, lambda queue: dict(event))
+
+    def reactivate(self, user) -> None:
+        """Reactivate ``user``: as at feature level 218, a ``realm_user`` ``add`` event."""
+        user = self.realm.user(user)
+        user.is_active = True
+        event = {"type": "realm_user", "op": "add", "person": user.summary()}
+        active = {u.user_id for u in self.realm.users.values() if u.is_active}
+        self.queues.deliver("realm_user", active, lambda queue: dict(event))
+
     def _audience(self, message: Message) -> set[int]:
         return {u.user_id for u in self.realm.users.values() if self.realm.can_see(u, message)}
 

@@ -45,6 +45,7 @@ class User:
     api_key: str
     is_bot: bool = False
     role: int = ROLE_MEMBER
+    is_active: bool = True
 
     @property
     def email(self) -> str:
@@ -59,7 +60,7 @@ class User:
         return {
             "user_id": self.user_id, "email": self.email, "full_name": self.full_name,
             "is_bot": self.is_bot, "is_admin": False, "is_owner": False, "is_guest": self.is_guest,
-            "is_billing_admin": False, "role": self.role, "is_active": True,
+            "is_billing_admin": False, "role": self.role, "is_active": self.is_active,
             "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
             "avatar_version": 1, "timezone": "", "date_joined": "2023-01-01T00:00:00+00:00",
             **({"bot_type": 1, "bot_owner_id": None} if self.is_bot else {}),

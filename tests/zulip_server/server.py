@@ -115,6 +115,15 @@ class ZulipTestServer:
         found = self.realm.stream(stream)
         self.actions.subscribe(user, found, subscription_object(found, with_subscribers=False))
 
+    def unsubscribe(self, user, stream) -> None:
+        self.actions.unsubscribe(user, stream)
+
+    def deactivate_user(self, user) -> None:
+        self.actions.deactivate(user)
+
+    def reactivate_user(self, user) -> None:
+        self.actions.reactivate(user)
+
     def send_stream_message(self, sender, stream, topic: str, content: str) -> int:
         return self.actions.send_stream_message(sender, stream, topic, content).id
 
