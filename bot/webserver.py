@@ -4,31 +4,43 @@ Maps are served at `/map/<source>/<snapshot_id>?exp=<unix>&sig=<hmac>`. A URL pa
 never mapped to the filesystem: the (source, snapshot id) pair is checked against the
 signature and then handed to a `lookup` callable that knows where that build's HTML
 is. Unknown → 404, forged → 403, expired link or map → 410; every answer, errors and
-HEAD included, carries the same strict headers.
+HEAD included, carries the same strict headers. `MapServer.routes` is the one table of
+paths and their handlers.
 
-Against exhaustion: every socket read and write times out (`timeout`), at most
-`max_connections` are handled at once (one more gets a 503 and is closed), files are
-streamed, and each connection serves one request.
+The server is waitress, a maintained production WSGI server. Against exhaustion: it
+reads each request whole on its event loop before a worker thread sees it, so a slow
+client holds a socket, never a thread; headers are capped (`MAX_HEADER_BYTES`) and
+bodies refused; a connection idle for `timeout_seconds` is closed, and so is one that has
+not sent its whole request within `request_deadline` seconds, however slowly it trickles
+(slowloris); at most `max_connections` are open at once (one more gets a 503 and is
+closed); files are streamed, and each connection serves one request.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
+import socket
 import threading
+import time
+import uuid
+from collections import deque
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, WSGITask
 
 from bot.signing import Signer, Verdict
 
 log = logging.getLogger(__name__)
 
 Lookup = Callable[[str, int], "Path | None"]  # (source, snapshot id) -> that map's HTML file
+Answer = tuple[int, "bytes | Path", str]  # (status, body or file to stream, content type)
 
 _MAP_PATH = re.compile(r"/map/([^/]{1,200})/([0-9]{1,18})")
 # Plotly's self-contained page runs inline scripts; its WebGL traces (3-D maps) need eval.
@@ -48,121 +60,163 @@ REFUSALS = {
     Verdict.EXPIRED: (HTTPStatus.GONE, "This map link has expired. Ask the bot for a fresh one: `map`."),
 }
 
-
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10  # a connection idle this long is closed
+REQUEST_DEADLINE = 10.0  # seconds for a whole request to arrive
 MAX_CONNECTIONS = 256
+MAX_HEADER_BYTES = 16 * 1024
+THREADS = 4
+MAX_REFUSED = 1024  # 503s awaiting their close
 CHUNK = 64 * 1024
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "MapServer"
-    server_version = "batchviz"
-    sys_version = ""
-    default_request_version = "HTTP/1.0"  # never answer HTTP/0.9-style, without headers
+class _ErrorTask(ErrorTask):
+    """waitress's own error answers (400, 413, 431 …) carry our headers too."""
 
-    def setup(self) -> None:
-        self.timeout = self.server.timeout_seconds  # every recv and send on this socket
-        super().setup()
+    def execute(self) -> None:
+        self.response_headers.extend(SECURITY_HEADERS.items())
+        super().execute()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self._respond(body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._respond(body=False)
+class _OneRequestTask(WSGITask):
+    """Each connection serves one request (``Connection: close``): the deadline of a
+    connection is then the deadline of its request."""
 
-    def _respond(self, body: bool) -> None:
-        status, payload, kind = self.server.answer(self.path)
+    def execute(self) -> None:
+        self.set_close_on_finish()
+        super().execute()
+
+
+class _Channel(HTTPChannel):
+    task_class = _OneRequestTask
+    error_task_class = _ErrorTask
+
+
+class _Waitress(TcpWSGIServer):
+    """waitress with a whole-request deadline and a 503 beyond the connection cap."""
+
+    channel_class = _Channel
+    request_deadline = REQUEST_DEADLINE
+    max_connections = MAX_CONNECTIONS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._refused: deque[tuple[float, socket.socket]] = deque()  # 503 sent, closed a moment later
+
+    def maintenance(self, now: float) -> None:
+        """Besides waitress's idle timeout: close every connection still sending its
+        request `request_deadline` seconds after it opened (one request per connection)."""
+        super().maintenance(now)
+        while self._refused and (self._refused[0][0] < now - 1 or len(self._refused) > MAX_REFUSED):
+            _close_quietly(self._refused.popleft()[1])
+        cutoff = now - self.request_deadline
+        for channel in list(self.active_channels.values()):
+            if not channel.requests and not channel.total_outbufs_len and channel.creation_time < cutoff:
+                channel.will_close = True
+
+    def readable(self) -> bool:
+        super().readable()  # runs `maintenance`; the cap is ours (handle_accept)
+        return self.accepting
+
+    def handle_accept(self) -> None:
+        if len(self.active_channels) < self.max_connections:
+            super().handle_accept()
+            return
+        try:
+            accepted = self.accept()
+        except OSError:
+            return
+        if accepted is not None:
+            log.warning("Map server busy (every connection slot taken); refusing one")
+            _refuse_busy(accepted[0])
+            # closed at the next maintenance, not now: closing with the request unread would
+            # reset the connection, and the client could lose the 503 before reading it
+            self._refused.append((time.time(), accepted[0]))
+
+
+class MapServer:
+    """The map server on waitress, in a thread of its own (port 0 picks a free port)."""
+
+    def __init__(self, host: str, port: int, signer: Signer, lookup: Lookup,
+                 timeout_seconds: float = TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
+                 request_deadline: float = REQUEST_DEADLINE):
+        self.signer = signer
+        self.lookup = lookup
+        self.routes: tuple[tuple[re.Pattern, Callable[[re.Match, dict], Answer]], ...] = (
+            (_MAP_PATH, self._map_page),
+        )
+        self._server = _Waitress(
+            self._app, host=host, port=port, threads=THREADS, ident="batchviz",
+            channel_timeout=max(1, round(timeout_seconds)), cleanup_interval=1,
+            connection_limit=2**31, max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=0,
+            expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self._server.request_deadline = request_deadline
+        self._server.max_connections = max_connections
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return self._server.effective_host, self._server.effective_port
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    def start(self) -> "MapServer":
+        self._thread = threading.Thread(target=self._run, name="map-server", daemon=True)
+        self._thread.start()
+        log.info("Map server listening on %s", self.base_url)
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except Exception:  # sockets closed under the loop while stopping
+            if not self._stopping:
+                raise
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket; the loop then ends."""
+        self._stopping = True
+        for channel in list(self._server._map.values()):
+            if channel is not self._server:
+                channel.close()
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _app(self, environ: dict, start_response) -> list[bytes]:
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            status, payload, kind = _plain(HTTPStatus.NOT_IMPLEMENTED, "Unsupported method.")
+        else:
+            status, payload, kind = self.answer(environ.get("REQUEST_URI", "/"))
+        handle = None
         if isinstance(payload, Path):
             try:
                 handle = payload.open("rb")
             except OSError:  # pruned between the check and now
                 status, payload, kind = _plain(HTTPStatus.GONE, EXPIRED_MAP)
-        if isinstance(payload, Path):
-            with handle:
-                self._head(status, kind, os.fstat(handle.fileno()).st_size)
-                if body:
-                    shutil.copyfileobj(handle, self.wfile, CHUNK)
-            return
-        self._head(status, kind, len(payload))
-        if body:
-            self.wfile.write(payload)
+        length = Path(handle.name).stat().st_size if handle else len(payload)
+        start_response(f"{int(status)} {HTTPStatus(status).phrase}", [
+            *SECURITY_HEADERS.items(), ("Content-Type", kind), ("Content-Length", str(length))])
+        if handle is not None:
+            return environ["wsgi.file_wrapper"](handle, CHUNK)
+        return [payload]
 
-    def _head(self, status: int, kind: str, length: int) -> None:
-        self.send_response(status)
-        for name, value in SECURITY_HEADERS.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Connection", "close")
-        self.end_headers()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (400, 414, 501 …) with our headers and a plain body."""
-        self.close_connection = True
-        status, payload, kind = _plain(code, message or HTTPStatus(code).phrase)
-        self._head(status, kind, len(payload))
-        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(payload)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
-        # The query string is a capability: log the path only.
-        log.debug("map server: %s %s", getattr(self, "command", None), urlsplit(getattr(self, "path", "")).path)
-
-
-class MapServer(ThreadingHTTPServer):
-    """A small threaded HTTP server for signed map links (port 0 picks a free port)."""
-
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, host: str, port: int, signer: Signer, lookup: Lookup,
-                 timeout_seconds: float = TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS):
-        super().__init__((host, port), _Handler)
-        self.signer = signer
-        self.lookup = lookup
-        self.timeout_seconds = timeout_seconds
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._thread: threading.Thread | None = None
-
-    def process_request(self, request, client_address) -> None:
-        """A thread per connection while there are slots; else a 503, and close."""
-        if not self._slots.acquire(blocking=False):
-            log.warning("Map server busy (every connection slot taken); refusing one")
-            _refuse_busy(request)
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "MapServer":
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="map-server", daemon=True)
-        self._thread.start()
-        log.info("Map server listening on %s", self.base_url)
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def answer(self, raw_path: str) -> tuple[int, "bytes | Path", str]:
-        """(status, body or file to stream, content type) for a request path; the one
-        routing decision."""
+    def answer(self, raw_path: str) -> Answer:
+        """(status, body or file to stream, content type) for a request path: the one
+        routing decision, by `routes`."""
         parts = urlsplit(raw_path)
-        match = _MAP_PATH.fullmatch(parts.path)
-        query = parse_qs(parts.query)
-        if not match or len(query.get("exp", [])) != 1 or len(query.get("sig", [])) != 1:
+        for pattern, handler in self.routes:
+            match = pattern.fullmatch(parts.path)
+            if match:
+                return handler(match, parse_qs(parts.query))
+        return _plain(HTTPStatus.NOT_FOUND, "Not found.")
+
+    def _map_page(self, match: re.Match, query: dict) -> Answer:
+        if len(query.get("exp", [])) != 1 or len(query.get("sig", [])) != 1:
             return _plain(HTTPStatus.NOT_FOUND, "Not found.")
         source, snapshot_id = unquote(match.group(1)), int(match.group(2))
         try:
@@ -182,15 +236,26 @@ def _plain(status: int, message: str) -> tuple[int, bytes, str]:
     return status, (message + "\n").encode(), "text/plain; charset=utf-8"
 
 
-def _refuse_busy(request) -> None:
+def _refuse_busy(request: socket.socket) -> None:
+    """A 503 with our headers, sent without waiting (it fits in the socket's buffer)."""
     body = b"The map server is busy; try again in a minute.\n"
     head = "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items())
     try:
-        request.settimeout(1.0)
-        request.sendall(f"HTTP/1.0 503 Service Unavailable\r\n{head}Content-Type: text/plain; charset=utf-8\r\n"
-                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        request.setblocking(False)
+        request.send(f"HTTP/1.0 503 Service Unavailable\r\n{head}Content-Type: text/plain; charset=utf-8\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        request.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    try:
+        while sock.recv(CHUNK):  # read what the client sent, so that closing resets nothing
+            pass
+    except OSError:
+        pass
+    sock.close()
 
 
 class MapLinks:
@@ -240,8 +305,8 @@ class MapLinks:
         self.map_dir.mkdir(parents=True, exist_ok=True)
         self.prune(source, Path(html).parent)
         target = self.map_dir / f"{quote(source, safe='')}-{Path(html).name}"
-        if not target.exists():
-            temporary = target.with_name(f".{target.name}.tmp")
+        if not target.exists():  # a temporary name of its own: two `map` commands may publish at once
+            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             shutil.copyfile(html, temporary)
             temporary.replace(target)
         return f"{self.public_url}/{target.name}" if self.public_url else str(target)

@@ -247,3 +247,95 @@ def test_connections_beyond_the_cap_get_a_busy_answer(tmp_path, clock):
         for sock in held:
             sock.close()
         server.stop()
+
+
+def test_two_publishes_of_one_map_at_once_do_not_race(tmp_path, monkeypatch):
+    """Dir mode: two `map` commands copy the same map at once; each uses a temporary file
+    of its own, so neither moves the other's away (issue 21.11)."""
+    import shutil
+    import threading
+
+    import bot.webserver as webserver
+
+    (tmp_path / "3.html").write_text(HTML)
+    first_copied, second_done = threading.Event(), threading.Event()
+    real_copy = shutil.copyfile
+
+    def copy_then_wait(source, target):  # the first copy finishes only after the second publish
+        real_copy(source, target)
+        if not first_copied.is_set():
+            first_copied.set()
+            assert second_done.wait(10), "the second publish never finished"
+
+    monkeypatch.setattr(webserver.shutil, "copyfile", copy_then_wait)
+    links = MapLinks("dir", None, lambda s, i: tmp_path / f"{i}.html", ttl_hours=1, map_dir=tmp_path / "site")
+    urls, errors = [], []
+
+    def publish() -> None:
+        try:
+            urls.append(links.mint_url("intro", 3))
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    first = threading.Thread(target=publish)
+    first.start()
+    assert first_copied.wait(10), "the first publish never copied"
+    publish()
+    second_done.set()
+    first.join(10)
+    assert not errors and len(urls) == 2
+    assert (tmp_path / "site" / "intro-3.html").read_text() == HTML
+    assert [p.name for p in (tmp_path / "site").iterdir()] == ["intro-3.html"]
+
+
+def test_trickled_requests_are_cut_at_the_whole_request_deadline(tmp_path, clock):
+    """Slowloris, scaled: 8 connections fill every slot and trickle a header byte every
+    0.2 s, so no read ever waits the 1 s timeout. The 2 s whole-request deadline closes
+    them, and 4 real requests are then served (issue 21.8)."""
+    import threading
+
+    from zulip_server import wait_until
+
+    (tmp_path / "7.html").write_text(HTML)
+    signer = Signer(load_or_create_secret(tmp_path / "data"), clock=clock)
+    server = MapServer("127.0.0.1", 0, signer, lambda s, i: tmp_path / f"{i}.html", timeout_seconds=1,
+                       max_connections=8, request_deadline=2).start()
+    path = path_of(MapLinks("serve", signer, server.lookup, 1, server_url=server.base_url).mint_url("intro", 7))
+    stop, cut = threading.Event(), []
+
+    def trickle() -> None:
+        with socket.create_connection(server.server_address[:2], timeout=5) as sock:
+            sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nX-Slow: ")
+            while not stop.wait(0.2):
+                try:
+                    sock.sendall(b"x")
+                except OSError:  # closed by the server
+                    cut.append(sock)
+                    return
+
+    tricklers = [threading.Thread(target=trickle) for _ in range(8)]
+    for thread in tricklers:
+        thread.start()
+    try:
+        def served() -> bool:
+            try:
+                return get(server, path)[0] == 200
+            except OSError:
+                return False
+
+        assert all(wait_until(served, 20, interval=0.1) for _ in range(4)), "real requests not served"
+        assert wait_until(lambda: len(cut) == 8, 10), "the trickling connections were not closed"
+    finally:
+        stop.set()
+        for thread in tricklers:
+            thread.join(10)
+        server.stop()
+
+
+def test_an_oversized_header_is_refused_with_the_security_headers(site):
+    """Headers are capped (16 KiB): a longer one gets 431 with our headers (issue 21.8)."""
+    server, _ = site
+    start = b"GET /map HTTP/1.1\r\nX-Big: "
+    # exactly the cap and no more: bytes the server never read would make its close a reset
+    answer = raw_exchange(server, start + b"a" * (16 * 1024 - len(start))).decode("latin-1")
+    assert answer.split(" ")[1] == "431" and "Content-Security-Policy: default-src 'none'" in answer
