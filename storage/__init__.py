@@ -1,6 +1,6 @@
 """SQLite storage: people, messages, consent, embedding cache, map snapshots, state."""
 
-from storage.errors import MigrationError, SchemaTooNewError, SnapshotError, StorageError
+from storage.errors import CorruptDatabaseError, MigrationError, SchemaTooNewError, SnapshotError, StorageError
 from storage.store import Store
 
-__all__ = ["Store", "StorageError", "SchemaTooNewError", "MigrationError", "SnapshotError"]
+__all__ = ["Store", "StorageError", "CorruptDatabaseError", "SchemaTooNewError", "MigrationError", "SnapshotError"]

@@ -4,6 +4,11 @@ The bot touches the store from its event thread, the scheduler thread and the we
 server thread, so the connection is opened with ``check_same_thread=False`` and every
 transaction holds one re-entrant lock. Other processes (the CLI) are kept in order by
 SQLite's own locking, with WAL so readers never wait for a writer.
+
+The file shrinks after deletions (incremental vacuum: the free pages are given back
+after each write transaction that leaves more than ``SHRINK_PAGES``), and a damaged file
+is reported when opened, and whenever SQLite finds damage later, as a
+``CorruptDatabaseError`` that names it and the ways to recover.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from storage.errors import StorageError
+from storage.errors import CorruptDatabaseError, StorageError
 
 BUSY_TIMEOUT_MS = 10_000
+INCREMENTAL = 2  # PRAGMA auto_vacuum's value for incremental vacuum
+SHRINK_PAGES = 8  # free pages left by a write transaction before they are given back
+DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 class Database:
@@ -45,12 +53,16 @@ class Database:
             self._depth = 1
             try:
                 yield conn
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if _damaged(exc):
+                    raise damaged(self.path, exc) from exc
                 raise
             else:
                 conn.execute("COMMIT")
+                if write:
+                    _shrink(conn)
             finally:
                 self._depth = 0
 
@@ -111,16 +123,62 @@ def _connect(path: Path) -> sqlite3.Connection:
             check_same_thread=False,
         )
         _configure(conn)
+        _check(conn, path)
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
+        if _damaged(exc):
+            raise damaged(path, exc) from exc
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
+    except CorruptDatabaseError:
+        conn.close()
+        raise
     return conn
+
+
+def damaged(path: Path, problem: object) -> CorruptDatabaseError:
+    return CorruptDatabaseError(
+        f"the database {path} is damaged ({problem}). Stop the bot, then restore the file from a "
+        f"backup, or recover what SQLite can read: `sqlite3 {path} .recover | sqlite3 {path}.recovered`, "
+        f"then move {path}.recovered to {path}. Moving the file aside instead starts afresh: the "
+        "introductions are read again from Zulip, but who opted out is forgotten.")
+
+
+def _damaged(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and getattr(exc, "sqlite_errorcode", None) in DAMAGED
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> None:
+    """A damaged file is reported at once, not at the first query that reads the damage."""
+    verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if verdict != "ok":
+        raise damaged(path, verdict)
+
+
+def _shrink(conn: sqlite3.Connection) -> None:
+    """Give the free pages back to the file system (deleted rows make free pages)."""
+    try:
+        if conn.execute("PRAGMA freelist_count").fetchone()[0] > SHRINK_PAGES:
+            conn.executescript("PRAGMA incremental_vacuum;")  # stepped to the end: every free page
+    except sqlite3.OperationalError:  # busy: the next write transaction tries again
+        pass
 
 
 def _configure(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:  # before WAL writes the header
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a new file: in force from its first table
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            _vacuum_once(conn)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left in free pages
+
+
+def _vacuum_once(conn: sqlite3.Connection) -> None:
+    """A file made before incremental vacuum: rewritten once so that it can shrink."""
+    try:
+        conn.execute("VACUUM")
+    except sqlite3.OperationalError:  # another process is reading: next time
+        pass

@@ -15,3 +15,7 @@ class MigrationError(StorageError):
 
 class SnapshotError(StorageError):
     """A map result that cannot be stored, or a stored one that cannot be read."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The SQLite file is damaged; the message names it and the ways to recover."""
