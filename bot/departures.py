@@ -57,6 +57,14 @@ class Departures:
                 self.store.set_state(DEPARTED_KEY + user_id, None)
                 log.info("User %s is back; their data is kept", user_id)
 
+    def check(self, directory) -> None:
+        """At start: whoever has stored messages but was deactivated while the bot was down
+        (no event came) is scheduled as if the event had come now."""
+        for user_id in sorted(self.store.people_with_messages()):
+            person = directory.user(int(user_id))
+            if person is not None and person.get("is_active") is False:
+                self._depart(user_id)
+
     def _depart(self, user_id: str) -> None:
         key = DEPARTED_KEY + user_id
         if self.store.get_state(key) is None:

@@ -194,6 +194,7 @@ class Bot:
         try:
             self._catch_up_content(first)
             if first:
+                self.departures.check(self.directory)  # deactivated while the bot was down
                 resumed = self.dispatcher.resume()
                 if resumed:
                     log.info("Answering %d command(s) left unanswered at the last stop", resumed)

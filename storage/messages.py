@@ -147,6 +147,11 @@ class MessagesMixin:
                                 (as_key(source, "source"),)).fetchall()
         return {row[0] for row in rows}
 
+    def people_with_messages(self) -> set[str]:
+        """Everyone with a stored message, in any source."""
+        with self._db.transaction(write=False) as conn:
+            return {row[0] for row in conn.execute("SELECT DISTINCT user_id FROM messages")}
+
     def sources_of(self, user_id) -> set[str]:
         """The sources in which the person has a stored message."""
         with self._db.transaction(write=False) as conn:

@@ -86,3 +86,15 @@ def test_taken_off_a_private_source_is_refused_at_once(realm, make_settings, sta
     server.send_dm(realm.alice, realm.bot, "status")
     replies = wait_for(lambda: dms_to(realm, realm.alice)[1:] and dms_to(realm, realm.alice), what="the refusal")
     assert "Introductions stored" in replies[0] and replies[1].startswith("Sorry, I only answer")
+
+
+def test_someone_deactivated_while_the_bot_was_down_is_forgotten_at_start(
+        realm, make_settings, start_bot, wait_for):
+    """No event tells a stopped bot; at its next start it finds Alice deactivated."""
+    settings = make_settings("forget_departed_days = 0\n")
+    first = start_bot(settings)
+    alice = _introduce(realm, first, wait_for)
+    first.stop()
+    realm.server.deactivate_user(realm.alice)
+    bot = start_bot(settings)
+    assert bot.store.opted_out(alice) and bot.store.message_count("main") == 0
