@@ -59,11 +59,13 @@ class Departures:
 
     def check(self, directory) -> None:
         """At start: whoever has stored messages but was deactivated while the bot was down
-        (no event came) is scheduled as if the event had come now."""
+        (no event came) is scheduled as if the event had come now; whoever is due by now
+        is forgotten."""
         for user_id in sorted(self.store.people_with_messages()):
             person = directory.user(int(user_id))
             if person is not None and person.get("is_active") is False:
                 self._depart(user_id)
+        self.forget_due()
 
     def _depart(self, user_id: str) -> None:
         key = DEPARTED_KEY + user_id

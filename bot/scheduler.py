@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 LAST_RUN_KEY = "schedule.{name}.last_run"
 DEBOUNCE_ID = "debounced-refresh"
 AT_ONCE_ID = "refresh-at-once"  # the first map of a source, built without waiting
-FORGET_ID, FORGET_CRON = "forget-departed", "*/15 * * * *"  # forgets people who left, when due
+FORGET_ID, FORGET_EVERY = "forget-departed", timedelta(minutes=15)  # forgets people who left, when due
 RETRIED = "weekly-post"  # the job retried with backoff after a failure
 RETRY_FIRST, RETRY_CEILING = timedelta(minutes=1), timedelta(hours=1)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600}
@@ -58,7 +58,6 @@ class Scheduler:
         self.triggers = {
             "refresh": CronTrigger.from_crontab(settings.refresh_cron, timezone=self.tz),
             "weekly-post": CronTrigger.from_crontab(settings.post_cron, timezone=self.tz),
-            FORGET_ID: CronTrigger.from_crontab(FORGET_CRON, timezone=self.tz),
         }
         self.actions = {"refresh": nightly or refresh, DEBOUNCE_ID: refresh, FORGET_ID: forget,
                         RETRIED: lambda: post(self.store.get_state(LAST_RUN_KEY.format(name=RETRIED)) or "")}
@@ -79,6 +78,9 @@ class Scheduler:
         logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # once: same object
         for name, trigger in self.triggers.items():
             background.add_job(self.run, trigger, args=[name], id=name, name=name)
+        # no catch-up needed: each run forgets whoever is due by then
+        background.add_job(self.run, "interval", seconds=FORGET_EVERY.total_seconds(), args=[FORGET_ID],
+                           id=FORGET_ID, name=FORGET_ID)
         background.start()
         self._background = background
         # Not a one-off APScheduler job: APScheduler 3 raises in its own thread when such a
