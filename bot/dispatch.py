@@ -32,8 +32,8 @@ NOT_ALLOWED = ("Sorry, I only answer people who can read {where}, where the intr
 UNNAMED_SOURCE = "the stream"  # a source named only to whoever may know it exists (issue 21.10)
 CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
-TOO_SOON = ("You changed your choice a moment ago; to keep the map from rebuilding again and "
-            "again, you can opt in again in {minutes} minute(s).")
+TOO_SOON = ("You opted in a moment ago; to keep the map from rebuilding again and again, you "
+            "can opt in again in {minutes} minute(s). (`opt out` always works.)")
 SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
               "introductions I map.")
 

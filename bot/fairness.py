@@ -57,20 +57,23 @@ class CommandRate:
 
 
 class ConsentCooldown:
-    """`opt in` at most once per `minutes` after the same person's last consent change, so
-    toggling cannot keep the map rebuilding; `opt out` is never refused (it is a right)."""
+    """At most one `opt in` per person per `minutes`, so toggling cannot keep the map
+    rebuilding, while a mistaken `opt out` can be undone at once; `opt out` is never
+    refused (it is a right)."""
 
     def __init__(self, minutes: float, clock: Callable[[], float] = time.monotonic):
         self.seconds = minutes * 60
         self.clock = clock
-        self._last: dict[int, float] = {}
+        self._opted_in: dict[int, float] = {}  # each person's last opt-in
         self._lock = threading.Lock()
 
     def wait_left(self, command: str, person: int) -> float:
         """Seconds before this consent command may run (0: it runs, and is recorded)."""
+        if command != "opt_in":
+            return 0.0
         with self._lock:
-            now, last = self.clock(), self._last.get(person)
-            if command == "opt_in" and last is not None and now - last < self.seconds:
+            now, last = self.clock(), self._opted_in.get(person)
+            if last is not None and now - last < self.seconds:
                 return self.seconds - (now - last)
-            self._last[person] = now
+            self._opted_in[person] = now
             return 0.0

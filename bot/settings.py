@@ -52,7 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debounce_minutes", "5", "Rebuild this long after the last new introduction.", integer(0, 1440)),
     Setting("refresh_cooldown_minutes", "10", "Minimum time between two `refresh` commands.", integer(0, 1440)),
     Setting("commands_per_minute", "20", "Commands one person may ask per minute; beyond, one 'slow down' note and no answers until the minute has passed (0: no limit).", integer(0, 10_000)),
-    Setting("consent_cooldown_minutes", "10", "After someone's opt out or opt in, how long before they may opt in again (opt out always works).", integer(0, 1440)),
+    Setting("consent_cooldown_minutes", "10", "How long after opting in someone may opt in again (opt out always works).", integer(0, 1440)),
     Setting("forget_departed_days", "30", "Days after a person is deactivated or leaves the organization before everything stored about them is deleted (0: at once).", integer(0, 3660)),
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
     Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
