@@ -7,7 +7,8 @@ is. Unknown → 404, forged → 403, expired link or map → 410; every answer, 
 HEAD included, carries the same strict headers. `MapServer.routes` is the one table of
 paths and their handlers.
 
-The server is waitress, a maintained production WSGI server. Against exhaustion: it
+The server is waitress, a maintained production WSGI server, with the limits it lacks
+added in `bot.wsgi_limits`. Against exhaustion: it
 reads each request whole on its event loop before a worker thread sees it, so a slow
 client holds a socket, never a thread; headers are capped (`MAX_HEADER_BYTES`) and
 bodies refused; a connection idle for `timeout_seconds` is closed, and so is one that has
@@ -21,21 +22,15 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import socket
 import threading
-import time
 import uuid
-from collections import deque
 from http import HTTPStatus
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from waitress.channel import HTTPChannel
-from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask, WSGITask
-
 from bot.signing import Signer, Verdict
+from bot.wsgi_limits import CHUNK, LimitedServer
 
 log = logging.getLogger(__name__)
 
@@ -65,72 +60,6 @@ REQUEST_DEADLINE = 10.0  # seconds for a whole request to arrive
 MAX_CONNECTIONS = 256
 MAX_HEADER_BYTES = 16 * 1024
 THREADS = 4
-MAX_REFUSED = 1024  # 503s awaiting their close
-CHUNK = 64 * 1024
-
-
-class _ErrorTask(ErrorTask):
-    """waitress's own error answers (400, 413, 431 …) carry our headers too."""
-
-    def execute(self) -> None:
-        self.response_headers.extend(SECURITY_HEADERS.items())
-        super().execute()
-
-
-class _OneRequestTask(WSGITask):
-    """Each connection serves one request (``Connection: close``): the deadline of a
-    connection is then the deadline of its request."""
-
-    def execute(self) -> None:
-        self.set_close_on_finish()
-        super().execute()
-
-
-class _Channel(HTTPChannel):
-    task_class = _OneRequestTask
-    error_task_class = _ErrorTask
-
-
-class _Waitress(TcpWSGIServer):
-    """waitress with a whole-request deadline and a 503 beyond the connection cap."""
-
-    channel_class = _Channel
-    request_deadline = REQUEST_DEADLINE
-    max_connections = MAX_CONNECTIONS
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._refused: deque[tuple[float, socket.socket]] = deque()  # 503 sent, closed a moment later
-
-    def maintenance(self, now: float) -> None:
-        """Besides waitress's idle timeout: close every connection still sending its
-        request `request_deadline` seconds after it opened (one request per connection)."""
-        super().maintenance(now)
-        while self._refused and (self._refused[0][0] < now - 1 or len(self._refused) > MAX_REFUSED):
-            _close_quietly(self._refused.popleft()[1])
-        cutoff = now - self.request_deadline
-        for channel in list(self.active_channels.values()):
-            if not channel.requests and not channel.total_outbufs_len and channel.creation_time < cutoff:
-                channel.will_close = True
-
-    def readable(self) -> bool:
-        super().readable()  # runs `maintenance`; the cap is ours (handle_accept)
-        return self.accepting
-
-    def handle_accept(self) -> None:
-        if len(self.active_channels) < self.max_connections:
-            super().handle_accept()
-            return
-        try:
-            accepted = self.accept()
-        except OSError:
-            return
-        if accepted is not None:
-            log.warning("Map server busy (every connection slot taken); refusing one")
-            _refuse_busy(accepted[0])
-            # closed at the next maintenance, not now: closing with the request unread would
-            # reset the connection, and the client could lose the 503 before reading it
-            self._refused.append((time.time(), accepted[0]))
 
 
 class MapServer:
@@ -144,13 +73,10 @@ class MapServer:
         self.routes: tuple[tuple[re.Pattern, Callable[[re.Match, dict], Answer]], ...] = (
             (_MAP_PATH, self._map_page),
         )
-        self._server = _Waitress(
-            self._app, host=host, port=port, threads=THREADS, ident="batchviz",
-            channel_timeout=max(1, round(timeout_seconds)), cleanup_interval=1,
-            connection_limit=2**31, max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=0,
-            expose_tracebacks=False, clear_untrusted_proxy_headers=True)
-        self._server.request_deadline = request_deadline
-        self._server.max_connections = max_connections
+        self._server = LimitedServer(
+            self._app, SECURITY_HEADERS, request_deadline, max_connections, host=host, port=port,
+            threads=THREADS, ident="batchviz", channel_timeout=max(1, round(timeout_seconds)),
+            max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=0, expose_tracebacks=False)
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -234,28 +160,6 @@ class MapServer:
 
 def _plain(status: int, message: str) -> tuple[int, bytes, str]:
     return status, (message + "\n").encode(), "text/plain; charset=utf-8"
-
-
-def _refuse_busy(request: socket.socket) -> None:
-    """A 503 with our headers, sent without waiting (it fits in the socket's buffer)."""
-    body = b"The map server is busy; try again in a minute.\n"
-    head = "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items())
-    try:
-        request.setblocking(False)
-        request.send(f"HTTP/1.0 503 Service Unavailable\r\n{head}Content-Type: text/plain; charset=utf-8\r\n"
-                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
-        request.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-
-
-def _close_quietly(sock: socket.socket) -> None:
-    try:
-        while sock.recv(CHUNK):  # read what the client sent, so that closing resets nothing
-            pass
-    except OSError:
-        pass
-    sock.close()
 
 
 class MapLinks:
