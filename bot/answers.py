@@ -1,11 +1,12 @@
 """Replies to parsed commands, read from the latest complete map of one source.
 
-Every reply is Zulip Markdown. A Zulip user is named by a silent mention
-(``@_**Name|id**``: clickable, notifies no one) when the answerer is told its people are
-Zulip users; anyone else (CSV, demo) in bold text. Anything a person wrote (names,
-shared words, sentences) goes through ``md`` so it cannot inject mentions, links or
-formatting. Times are ``<time:…>``, which Zulip shows in each reader's own time zone.
-How close two people are is said in words calibrated on the batch (``bot.closeness``).
+Every reply is Zulip Markdown. A Zulip user is named by a silent mention by id
+(``@_**|id**``: Zulip shows their current name, clickable, notifies no one) when the
+answerer is told its people are Zulip users; anyone else (CSV, demo) in bold text.
+Anything a person wrote (names, shared words, sentences) goes through ``bot.inert`` so
+it cannot inject mentions, links or formatting. Times are ``<time:…>``, which Zulip
+shows in each reader's own time zone. How close two people are is said in words
+calibrated on the batch (``bot.closeness``).
 People who opted out are never named: they are filtered at answer time too, whatever an
 older snapshot still holds.
 """
@@ -27,7 +28,7 @@ import numpy as np
 
 from bot.closeness import Scale, calibrate
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
-from bot.inert import md
+from bot.inert import bold, md, mention as by_id
 from pipeline.errors import PipelineError
 from pipeline.neighbours import nearest_to, normalised, term_weights
 from pipeline.result import MapResult, Neighbour
@@ -76,15 +77,11 @@ class Asker:
 
 
 def person(name: str, person_id: str, mention: bool = False) -> str:
-    """A silent mention of a Zulip user, else the name in bold, escaped.
-
-    Zulip resolves ``@_**Name|id**`` only when Name is the user's full name exactly and
-    has no ``*``; a name that can't be one (or a CSV name) is shown in bold instead.
-    """
-    name = str(name)
-    if mention and person_id.isdigit() and name == " ".join(name.split()) and name and "*" not in name:
-        return f"@_**{name}|{person_id}**"
-    return f"**{md(name)}**"
+    """A Zulip user as a silent mention by id (never a stored name inside mention syntax:
+    it breaks once they are renamed), anyone else as their name in bold, inert."""
+    if mention and str(person_id).isdigit():
+        return by_id(person_id)
+    return bold(name)
 
 
 def zulip_time(moment: datetime) -> str:
@@ -314,12 +311,12 @@ class Answerer:
         if result is None:
             return self._no_map()
         found = self._find(result, name, user_id)
-        asked = md(name[:MAX_ECHO])
+        asked = bold(name[:MAX_ECHO])
         if not found:
-            return f"I couldn't find anyone called **{asked}** on the map."
+            return f"I couldn't find anyone called {asked} on the map."
         if len(found) > 1:
             names = ", ".join(self._name(result, i) for i in found[:10])
-            return f"**{asked}** could be several people: {names}. Which one? Say `near` with the full name."
+            return f"{asked} could be several people: {names}. Which one? Say `near` with the full name."
         return self._near_reply(result, found[0], k, self._name(result, found[0]))
 
     def answer_cluster(self, asker: Asker, number: int) -> str:

@@ -295,15 +295,16 @@ def zulip_store(tmp_path):
         yield store
 
 
-def test_zulip_users_are_named_by_silent_mentions(zulip_store):
-    """In Zulip, people are ``@_**Name|id**`` (the asker too: a stream reads the reply);
-    a name Zulip can't mention stays bold and escaped; the demo keeps plain bold names."""
+def test_zulip_users_are_named_by_silent_mentions_by_id(zulip_store):
+    """In Zulip, people are ``@_**|id**`` (the asker too: a stream reads the reply), so
+    Zulip shows their current name; no stored name, hostile or not, is in mention syntax."""
     answerer = Answerer(zulip_store, "z", links=lambda: LINK, mentions=True)
     reply = say(answerer, Asker("10", "Ada Lovelace"), "near me 5")
-    assert reply.startswith("Closest to @_**Ada Lovelace|10**:")
-    assert "@_**Cy Young|12**" in reply and "**Bo \\*Bold\\***" in reply and "you" not in reply.split("\n")[0]
+    assert reply.startswith("Closest to @_**|10**:")
+    assert "@_**|12**" in reply and "@_**|11**" in reply and "you" not in reply.split("\n")[0]
+    assert not any(name in reply for name in ZULIP_NAMES)
     group = say(answerer, Asker("10", "Ada Lovelace"), "show group 1")
-    assert re.search(r"Members: (@_\*\*[^*]+\|\d+\*\*|\*\*Bo)", group)
+    assert re.search(r"Members: @_\*\*\|\d+\*\*", group)
 
 
 def test_demo_names_stay_plain_bold(answerer, result):
