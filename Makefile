@@ -7,7 +7,7 @@ PIP = $(VENV)/bin/pip
 STAMP = $(VENV)/.installed
 RUNTIME = $(VENV)/.installed-runtime
 
-.PHONY: demo test test-zulip bench evaluate browser clean
+.PHONY: demo test test-zulip zulip-renderings bench evaluate browser clean
 
 # what the bot and the demo need; the test extras (BERTopic, selenium, hypothesis...) on top
 $(RUNTIME): pyproject.toml
@@ -35,6 +35,12 @@ test: $(STAMP) browser
 # ../shared/zulip-server unless one is already up, then runs the real bot against it.
 test-zulip: $(STAMP)
 	$(VENV)/bin/python -m pytest -m real_zulip tests/real_zulip
+
+# Record the real server's renderings of the render corpus for the fast suite
+# (tests/bot/fixtures/zulip_renderings.json.gz); needs the real server, as test-zulip.
+zulip-renderings: $(STAMP)
+	BATCHVIZ_RECORD_RENDERINGS=1 $(VENV)/bin/python -m pytest -m real_zulip \
+	  tests/real_zulip/test_real_render.py -k corpus -p no:cacheprovider
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench.py

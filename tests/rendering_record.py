@@ -19,8 +19,8 @@ from bot.inert import md
 from render_corpus import digest
 
 FIXTURE = Path(__file__).parent / "bot" / "fixtures" / "zulip_renderings.json.gz"
-REFRESH = ("BATCHVIZ_RECORD_RENDERINGS=1 .venv/bin/python -m pytest -m real_zulip "
-           "tests/real_zulip/test_real_render.py -k corpus -p no:cacheprovider")
+REFRESH = ("make zulip-renderings (BATCHVIZ_RECORD_RENDERINGS=1 .venv/bin/python -m pytest -m real_zulip "
+           "tests/real_zulip/test_real_render.py -k corpus -p no:cacheprovider)")
 CONTEXTS = ("bare, at the start of a line", "near @X, not found")
 REFERENCE = re.compile(r"&#(\d+);")
 

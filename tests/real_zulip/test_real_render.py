@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from bot.inert import md, plain
 from real_zulip.harness import patient
 from render_corpus import PLACEHOLDER, Replies, corpus
-from rendering_record import record
+from rendering_record import CONTEXTS, record
 from storage import Store
 from zulip_render import added, batches, joined, live, split, visible
 
 RENDERERS = 4  # people rendering in parallel: each has Zulip's 200 requests a minute
-BARE = "bare, at the start of a line"  # md(text) alone: the context where blocks start
+BARE = CONTEXTS[0]  # md(text) alone, at the start of a line: where blocks start
 
 
 def render(client, content: str) -> str:
