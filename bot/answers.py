@@ -332,7 +332,7 @@ class Answerer:
         lines = [f"**Group {number}** ({len(members)} people): {', '.join(md(w) for w in cluster.keywords)}",
                  f"Members: {shown}{more}"]
         if cluster.sentences:
-            lines.append(f"> {md(cluster.sentences[0])}")
+            lines.append(f"> {md(cluster.sentences[0])}\n")  # the blank line ends the quote before "Map:"
         lines.append(f"Map: {self._link()}")
         return "\n".join(lines)
 

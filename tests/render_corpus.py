@@ -24,7 +24,8 @@ from pipeline.documents import Document
 from pipeline.result import NOISE, Cluster, MapResult, Neighbour
 
 SEED = 20
-SIZE = 2400  # strings in the corpus
+SIZE = 2080  # strings in the corpus
+MAX_LENGTH = 60  # characters of a mixture: replies of longer ones only repeat what these show
 
 ISSUE_TABLE = [
     "**not bold**", "\\*\\*not bold\\*\\*", "[a](https://ev.il)", "\\[a\\]\\(https://ev.il\\)",
@@ -123,7 +124,7 @@ def corpus() -> list[str]:
     for text in ISSUE_TABLE + FUZZER + CONSTRUCTS + SCRIPTS:
         found.setdefault(text)
     while len(found) < SIZE:
-        found.setdefault(_mixture(rng)[:120])
+        found.setdefault(_mixture(rng)[:MAX_LENGTH])
     return [text for text in found if plain(text)]
 
 

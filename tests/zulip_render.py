@@ -11,7 +11,7 @@ from collections import Counter
 from bs4 import BeautifulSoup
 
 SEPARATOR = "ZqzSep{}"  # a paragraph between the replies of one batch
-MAX_MESSAGE = 9000  # characters per render request (Zulip's limit is 10,000)
+MAX_MESSAGE = 9800  # characters per render request (Zulip allows 10,000)
 
 
 def soup(html: str) -> BeautifulSoup:
