@@ -293,7 +293,7 @@ class Answerer:
         whose = self._name(result, index) if self.mentions else "you"
         reply = self._near_reply(result, index, k, whose)
         more = self._personal_link(asker.user_id)
-        return f"{reply}\n{more}" if more and not reply.startswith("Nobody") else reply
+        return f"{reply}\n\n{more}" if more and not reply.startswith("Nobody") else reply  # not in the list
 
     def _not_mapped_yet(self, result: MapResult, asker: Asker) -> str:
         if self.source not in self.store.sources_of(asker.user_id):

@@ -80,6 +80,8 @@ def reader_text(html: str) -> str:
     """The rendered message as a reader sees it, in plain text: one line per paragraph,
     list items as "- " or "N. ", quotes as "> ", links as "text <url>"."""
     page = soup(html)
+    for image in page.find_all("img"):
+        image.replace_with("[image]")
     for link in page.find_all("a"):
         link.append(f" <{link.get('href', '')}>")
     for br in page.find_all("br"):
@@ -87,7 +89,7 @@ def reader_text(html: str) -> str:
     for listing in page.find_all(["ol", "ul"]):
         for number, item in enumerate(listing.find_all("li", recursive=False), int(listing.get("start", 1))):
             item.insert(0, f"{number}. " if listing.name == "ol" else "- ")
-    for block in page.find_all(["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre"]):
+    for block in page.find_all(["p", "li", "div", "h1", "h2", "h3", "h4", "h5", "h6", "pre"]):
         block.append("\n")
     for quote in page.find_all("blockquote"):
         quote.replace_with("".join(f"> {line}\n" for line in quote.get_text().strip().splitlines()))
