@@ -3,7 +3,10 @@
 Starts the Zulip-compatible test server (tests/zulip_server), fills a realm with the 81
 demo people posting their raw introductions in #welcome > introductions, runs the real
 `bot.runner.Bot` against it until its first map is built, then has one person talk to
-it by DM and @-mention it in the stream. docs/transcript.md shows this output:
+it by DM and @-mention it in the stream: the Markdown the bot sends, which the second
+section of docs/transcript.md shows. The test server does not render Markdown; the first
+section, what a reader sees in a real Zulip, comes from the real tier
+(tests/real_zulip/test_real_replies.py, BATCHVIZ_WRITE_TRANSCRIPT=1):
 
     python docs/transcript.py                            # the bundled model
     python docs/transcript.py --model hashing            # fast, for a smoke test
