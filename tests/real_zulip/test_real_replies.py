@@ -141,7 +141,8 @@ def test_a_renamed_person_is_mentioned_by_their_new_name(world, bot_process, rea
             request={"full_name": renamed})
     sent = ada.dm_bot("near me")
     [reply] = wait_for(lambda: ada.dm_replies(after=sent, markdown=True)[:1], "the near me reply")
-    [mention] = [m for m in soup(reply["content"]).select(".user-mention") if m["data-user-id"] == str(bea.user_id)]
-    assert mention.get_text() == renamed and "silent" in mention["class"]
+    mentions = [m for m in soup(reply["content"]).select(".user-mention") if m["data-user-id"] == str(bea.user_id)]
+    assert len(mentions) == 1, f"Bea is not a resolved mention: {reply['content']}"
+    assert mentions[0].get_text() == renamed and "silent" in mentions[0]["class"]
     assert bea.full_name not in visible(reply["content"])
     assert [a["href"] for a in soup(reply["content"]).select("a") if "ev.il" in a["href"]] == []  # stays text
