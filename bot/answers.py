@@ -293,7 +293,8 @@ class Answerer:
         whose = self._name(result, index) if self.mentions else "you"
         reply = self._near_reply(result, index, k, whose)
         more = self._personal_link(asker.user_id)
-        return f"{reply}\n\n{more}" if more and not reply.startswith("Nobody") else reply  # not in the list
+        # a paragraph of its own: right after the list, Zulip would make it part of the last item
+        return f"{reply}\n\n{more}" if more and not reply.startswith("Nobody") else reply
 
     def _not_mapped_yet(self, result: MapResult, asker: Asker) -> str:
         if self.source not in self.store.sources_of(asker.user_id):

@@ -77,7 +77,7 @@ CONSTRUCTS = [
     "<b>bold</b>", "<a href=\"https://ev.il\">x</a>", "<iframe src=x>", "<!-- c -->", "<br>", "<p>",
     "&amp;", "&lt;script&gt;", "&#42;", "&#x2a;", "&#0;", "&#x110000;", "&nbsp;", "&copy;", "&",
     # linkifiers, widgets, slash commands, escapes
-    "#123", "#1234 fixed", "JIRA-42", "/me waves", "/poll Lunch?\nPizza\nSushi", "/todo List", "/flip",
+    "#123", "#1234 fixed", "JIRA-42", "#D1234", "zulip-mobile#123", "zulip-desktop#45 x", "(#D12)", "/me waves", "/poll Lunch?\nPizza\nSushi", "/todo List", "/flip",
     "\\*", "\\\\", "\\[x\\]", "\\`", "\\@**all**", "\\#**Verona**", "\\", "\\n",
     # bold-breakers and mention-breakers of the reply's own markup
     "**", "****", "*", "**a", "a**", "|9**", "**|9", "@_**", "@_**|", "|", "](x)", "*]",

@@ -73,7 +73,8 @@ def test_every_kind_of_reply_as_a_reader_sees_it(world, bot_process, real_server
         sent = asker.dm_bot(text)
         first = first or sent
         count = 2 if command == "refresh" else 1
-        replies = wait_for(lambda: at_least(asker.dm_replies(after=sent, markdown=True), count), f"the reply to {text}")
+        replies = wait_for(lambda sent=sent, count=count: at_least(asker.dm_replies(after=sent, markdown=True), count),
+                           f"the reply to {text}")
         exchanges.append((asker.full_name, "DM", text, replies[:count]))
     sent = newcomer.dm_bot("near me")
     exchanges.append((newcomer.full_name, "DM", "near me",
