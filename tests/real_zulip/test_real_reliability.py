@@ -118,11 +118,12 @@ def test_no_data_for_people_who_cannot_read_the_source(world, bot_process):
     asked = {who: who.dm_bot(f"near @**{insiders[1].full_name}**") for who in (outsider, guest, insiders[0])}
     replies = {who: wait_for(lambda who=who: who.dm_replies(after=asked[who]), f"a reply to {who.full_name}")
                for who in asked}
-    assert insiders[2].full_name in replies[insiders[0]][0]["content"]  # an insider is answered
+    assert f"@_**|{insiders[2].user_id}**" in replies[insiders[0]][0]["content"]  # an insider is answered
     for who in (outsider, guest):
         [reply] = replies[who]
         assert "only answer people who can read" in reply["content"]
         assert "sourdough" not in reply["content"] and insiders[2].full_name not in reply["content"]
+        assert f"|{insiders[2].user_id}**" not in reply["content"]
 
 
 def test_a_guest_gets_nothing_from_a_public_source(world, bot_process):
