@@ -19,8 +19,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from bot.answers import MAX_ECHO, Answerer, Asker, friendly_error
+from bot.commands import ParsedCommand, _parse_cluster, _parse_k
 from bot.inert import plain
+from bot.service import describe_changes
 from pipeline.documents import Document
+from pipeline.errors import PipelineError
 from pipeline.result import NOISE, Cluster, MapResult, Neighbour
 
 SEED = 20
@@ -165,19 +169,12 @@ class Replies:
     to a text (a number is a valid group) is left out."""
 
     def __init__(self, store):
-        from bot.answers import Answerer
-
         self.store = store
         store.save_snapshot("base", base_map())
         self.base = Answerer(store, "base")  # names in bold, as for CSV and demo people
         self.slots = Answerer(store, "corpus")
 
     def of(self, text: str) -> dict[str, tuple[str, str]]:
-        from bot.answers import MAX_ECHO, Asker, friendly_error
-        from bot.commands import ParsedCommand, _parse_cluster, _parse_k
-        from pipeline.errors import PipelineError
-        from bot.service import describe_changes
-
         self.store.save_snapshot("corpus", slot_map(text))
         me = Asker("id0", text)
         near = lambda name: ParsedCommand("near", {"name": name, "user_id": None, "k": None})  # noqa: E731
