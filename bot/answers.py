@@ -28,7 +28,7 @@ import numpy as np
 
 from bot.closeness import Scale, calibrate
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
-from bot.inert import bold, md, mention as by_id
+from bot.inert import bold, md, mention as mention_by_id
 from pipeline.errors import PipelineError
 from pipeline.neighbours import nearest_to, normalised, term_weights
 from pipeline.result import MapResult, Neighbour
@@ -80,7 +80,7 @@ def person(name: str, person_id: str, mention: bool = False) -> str:
     """A Zulip user as a silent mention by id (never a stored name inside mention syntax:
     it breaks once they are renamed), anyone else as their name in bold, inert."""
     if mention and str(person_id).isdigit():
-        return by_id(person_id)
+        return mention_by_id(person_id)
     return bold(name)
 
 
