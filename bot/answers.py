@@ -136,6 +136,12 @@ def human_size(size: float) -> str:
     return f"{size:.1f} {unit}"
 
 
+def _model(result: MapResult) -> str:
+    """The map's model and what ran it: "all-MiniLM-L6-v2 on onnx"."""
+    backend = result.params.get("embedding_backend")
+    return md(result.model) + (f" on {md(backend)}" if backend else "")
+
+
 def _shared(neighbour: Neighbour) -> str:
     return f" · shared: {', '.join(md(w) for w in neighbour.shared_words)}" if neighbour.shared_words else ""
 
@@ -374,7 +380,7 @@ class Answerer:
 
     def answer_status(self, asker: Asker) -> str:
         result = self.latest_map()
-        lines = [f"Last map: {self._summary(result)}; model {md(result.model)}." if result else "No map built yet.",
+        lines = [f"Last map: {self._summary(result)}; model {_model(result)}." if result else "No map built yet.",
                  f"Introductions stored: {self.store.message_count(self.source)}.",
                  f"Data folder: {human_size(folder_size(Path(self.store.path).parent))}."]
         if result is not None and result.notice:

@@ -35,6 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.embed import DEFAULT_BACKEND
 from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 
@@ -53,7 +54,7 @@ class EmbedderSpec:
     model: str | None = None  # None: the bundled all-MiniLM-L6-v2; "hashing": the cheap test one
     prefix: str = ""
     max_tokens: int | None = None
-    backend: str = "torch"
+    backend: str = DEFAULT_BACKEND
 
     def load(self):
         """The embedder (a model is loaded on first use)."""

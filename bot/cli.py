@@ -65,6 +65,16 @@ def _progress(stage: str) -> None:
     _stderr(f"  … {stage.replace('_', ' ')}")
 
 
+def _show_pipeline_log() -> None:
+    """The pipeline's own lines (the model's one-time ONNX export, a fall back to torch) on
+    the terminal, like the stage lines; ``run`` logs them through its logging set-up instead."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  … %(message)s"))
+    pipeline_log = logging.getLogger("pipeline")
+    pipeline_log.addHandler(handler)
+    pipeline_log.setLevel(logging.INFO)
+
+
 # ---- map --------------------------------------------------------------------------
 
 
@@ -200,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--max-tokens", type=int, default=_DEFAULTS["embedding_max_tokens"] or None, metavar="N",
                          help="cut each text at N word pieces (the embedding_max_tokens setting)")
         sub.add_argument("--backend", choices=BACKENDS, default=_DEFAULTS["embedding_backend"],
-                         help="what runs the model: torch, or onnx (the embedding_backend setting)")
+                         help="what runs the model: onnx or torch (the embedding_backend setting)")
 
     one = commands.add_parser("map", help="build a map from a CSV of introductions")
     one.add_argument("--csv", required=True, help="name,text CSV (or the seed script's format)")
@@ -246,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("map", "demo"):
+        _show_pipeline_log()
     try:
         return args.func(args)
     except USER_ERRORS as exc:

@@ -21,7 +21,7 @@ from bot.settings_parse import (
     Problems, SettingsError, boolean, choice, components, cron, integer, name_list, optional,
     parse_section, read_file, regex, text, timezone, url,
 )
-from pipeline.embed import BACKENDS
+from pipeline.embed import BACKENDS, DEFAULT_BACKEND
 from pipeline.params import PipelineParams
 
 SECTION = "batchviz"
@@ -57,7 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_model", "", "sentence-transformers name or path (empty: bundled all-MiniLM-L6-v2)."),
     Setting("embedding_prefix", "", "Text put before each document, e.g. 'clustering: ' for nomic-embed."),
     Setting("embedding_max_tokens", "", "Cut each text at this many word pieces (empty: the model's limit, 256 for the bundled one).", optional(integer(16, 8192))),
-    Setting("embedding_backend", "torch", "What runs the model: torch, or onnx (ONNX Runtime: same vectors, a faster cold start; pip install 'batchviz[onnx]').", choice(*BACKENDS)),
+    Setting("embedding_backend", DEFAULT_BACKEND, "What runs the model: onnx (ONNX Runtime: the same vectors, a faster start; the model is exported once) or torch. A model onnx cannot run runs on torch, and the log says why.", choice(*BACKENDS)),
     Setting("data_dir", "batchviz-data", "Database and maps folder, relative to this file's folder."),
     Setting("web_mode", "serve", "serve: the bot serves maps; dir: only write them to map_dir; off.", choice("serve", "dir", "off")),
     Setting("web_host", "127.0.0.1", "Address the map web server listens on."),

@@ -6,7 +6,8 @@ picture (2-D or 3-D) → stable numbers → keywords → neighbours.
 The clustering runs on its own UMAP space, not on the picture: two dimensions squeeze
 groups into each other. Everyone gets a place on the map and neighbours, grouped or not;
 two people with identical texts are two points. The wall time of every stage is recorded
-in ``result.params["timings"]`` (seconds) for the benchmark.
+in ``result.params["timings"]`` (seconds) for the benchmark, and what ran the model (onnx
+or torch) in ``result.params["embedding_backend"]`` for ``status``.
 
 After a few new introductions the layout is not fitted again: the newcomers are placed on
 the previous map's fit, kept in this process (``pipeline.incremental``, which holds the
@@ -88,6 +89,7 @@ def build_map(documents, params: PipelineParams | None = None, embedder=None, ca
         "resolved": {**resolved, **layout.record},
         HIGH_WATER_KEY: max([high_water_mark(previous), *clusters]),
         "timings": timer.timings,
+        "embedding_backend": getattr(embedder, "runs_on", None),  # onnx or torch; None: no model (hashing)
     }
     result = MapResult(
         people=docs, embeddings=embeddings, coords=layout.coords, labels=labels, clusters=clusters,

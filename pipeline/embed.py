@@ -17,14 +17,17 @@ On this 2-core machine a batch of 32 long texts ran slower per word piece than s
 ones (its activations outgrow the CPU caches), and the budget is the one measured best
 (benchmarks/README.md). Batching never changes a vector beyond float rounding.
 
-The backend (the ``embedding_backend`` setting) runs the model: "torch", through
-sentence-transformers, or "onnx", through ONNX Runtime (``pipeline.onnx_encoder``), which
-spares a cold process the import of torch. Both give the same vectors, so the cache key
-does not name the backend.
+The backend (the ``embedding_backend`` setting) runs the model: "onnx", the default,
+through ONNX Runtime (``pipeline.onnx_encoder``), which spares a cold process the import
+of torch, or "torch", through sentence-transformers. Both give the same vectors, so the
+cache key does not name the backend. A model the onnx backend cannot run (a Dense layer,
+max pooling, a hub name, a failed export) runs on torch instead, and the log says why,
+once per model and process.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,12 +42,14 @@ from pipeline.stopwords import tokens
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 SETTING = "embedding_model"
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("onnx", "torch")
+DEFAULT_BACKEND = "onnx"  # the one place that says so: the setting, the CLI and the library read it
 
 BATCH_TOKENS = 1024  # word pieces per batch (its longest text × its texts), see the docstring
 
 _MODELS: dict[tuple, object] = {}  # (name or path, device, max tokens, backend) → loaded encoder
 _MODELS_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -108,6 +113,8 @@ def _progress(batches: list[np.ndarray], total: int, show: bool):
 class TorchEncoder:
     """The "torch" backend: a loaded ``SentenceTransformer`` (``model``, for direct use)."""
 
+    backend = "torch"
+
     def __init__(self, model):
         self.model = model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -131,7 +138,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str | None = None, prefix: str = "", batch_tokens: int = BATCH_TOKENS,
                  show_progress: bool = False, device: str = "cpu", trust_remote_code: bool = False,
-                 max_tokens: int | None = None, backend: str = "torch"):
+                 max_tokens: int | None = None, backend: str = DEFAULT_BACKEND):
         if backend not in BACKENDS:
             raise ModelLoadError(f"embedding_backend = {backend!r} is not one of {', '.join(BACKENDS)}")
         self.backend = backend
@@ -157,30 +164,52 @@ class SentenceTransformerEmbedder:
     def dim(self) -> int:
         return self.load().dim
 
+    def _key(self) -> tuple:
+        source = _bundled_path() if self.bundled else self.model
+        return (source, self.device, self.max_tokens, self.backend)
+
     def load(self):
         """The loaded encoder (``TorchEncoder`` or ``OnnxEncoder``), shared with every
         embedder of the same model and options."""
-        source = _bundled_path() if self.bundled else self.model
-        key = (source, self.device, self.max_tokens, self.backend)
+        key = self._key()
         with _MODELS_LOCK:
             if key not in _MODELS:
-                _MODELS[key] = self._load(source)
+                encoder = self._onnx(key[0]) if self.backend == "onnx" else None
+                _MODELS[key] = encoder or self._torch(key[0])
             return _MODELS[key]
 
-    def _load(self, source: str):
-        try:
-            if self.backend == "onnx":
-                from pipeline.onnx_encoder import OnnxEncoder
+    @property
+    def runs_on(self) -> str:
+        """The backend that runs the model: the loaded encoder's; before loading, the
+        setting's, or torch where the model's files already say onnx cannot run it."""
+        loaded = _MODELS.get(self._key())
+        if loaded is not None:
+            return loaded.backend
+        if self.backend == "onnx":
+            from pipeline.onnx_encoder import why_not
 
-                return OnnxEncoder(source, self.max_tokens)
+            return "torch" if why_not(self._key()[0]) else "onnx"
+        return self.backend
+
+    def _onnx(self, source: str):
+        """The onnx encoder, or None (logged once, with the reason) when it cannot run the model."""
+        try:
+            from pipeline.onnx_encoder import OnnxEncoder
+
+            return OnnxEncoder(source, self.max_tokens)
+        except Exception as exc:  # an unsupported model, a failed export, no onnxruntime: torch still runs it
+            reason = str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
+            log.warning("%s; running the model on torch instead (embedding_backend = torch skips this try)", reason)
+            return None
+
+    def _torch(self, source: str):
+        try:
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(source, device=self.device, trust_remote_code=self.trust_remote_code)
             if self.max_tokens:
                 model.max_seq_length = self.max_tokens
             return TorchEncoder(model)
-        except ModelLoadError:
-            raise
         except Exception as exc:  # any failure of a third-party loader means the same to the user
             shown = "the bundled all-MiniLM-L6-v2" if self.bundled else repr(self.model)
             raise ModelLoadError(
@@ -242,7 +271,7 @@ class HashingEmbedder:
 
 
 def load_embedder(name: str | None, prefix: str = "", max_tokens: int | None = None,
-                  backend: str = "torch", **kwargs) -> Embedder:
+                  backend: str = DEFAULT_BACKEND, **kwargs) -> Embedder:
     """The embedder for the ``embedding_model`` setting: "hashing", a model, or None
     (``max_tokens``: the ``embedding_max_tokens`` setting, ``backend`` the
     ``embedding_backend`` one; hashing reads whole texts)."""

@@ -6,12 +6,14 @@ library import in a fraction of that, and encode at the same speed here. The vec
 the same function as the torch backend's (fp32, same tokenizer, same pooling): they share
 the embedding cache (tested to a cosine of 0.99999 or more).
 
-The model is exported to ONNX once per model folder (torch is imported then only) and
-kept in the user's cache (``pipeline.user_cache``, ``onnx/<model>-<digest>``); the digest
-covers the folder's files, so a changed model is exported again. Supported: a
-sentence-transformers folder made of a Transformer, then mean or CLS pooling, then
-optionally Normalize — the bundled all-MiniLM-L6-v2 and most sentence models. Anything
-else raises ``ModelLoadError`` naming the setting.
+The model is exported to ONNX once per model folder (torch is imported then only, and a
+log line announces the pause) and kept in the user's cache (``pipeline.user_cache``,
+``onnx/<model>-<digest>``); the digest covers the folder's files and ``EXPORT_VERSION``,
+so a changed model or export is made again. Supported: a local sentence-transformers
+folder made of a Transformer, then mean or CLS pooling, then optionally Normalize — the
+bundled all-MiniLM-L6-v2 and most sentence models. Anything else raises
+``ModelLoadError`` saying why (``why_not`` says it without loading anything);
+``pipeline.embed`` then runs the model on torch instead.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -29,16 +33,35 @@ import numpy as np
 from pipeline.errors import ModelLoadError
 from pipeline.user_cache import user_cache
 
+log = logging.getLogger(__name__)
+
 SETTING = "embedding_backend"
 EXPORT_VERSION = "1"  # bump when the export below changes, so old exports are not reused
 MODULES = ("Transformer", "Pooling", "Normalize")
 POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
-INSTALL = "pip install 'batchviz[onnx]' (onnxruntime, and onnx for the one-time export)"
+INSTALL = "pip install onnxruntime onnx (onnx is for the one-time export)"
 
 
 def _unsupported(folder: Path, why: str) -> ModelLoadError:
-    return ModelLoadError(f"{SETTING} = onnx cannot run the model in {folder}: {why}; "
-                          f"set {SETTING} = torch for this model")
+    return ModelLoadError(f"{SETTING} = onnx cannot run the model in {folder}: {why}")
+
+
+def _check(folder: Path) -> str:
+    """The folder's pooling ("mean" or "cls"); ``ModelLoadError`` if this backend cannot run it."""
+    if not (folder / "tokenizer.json").exists():
+        raise _unsupported(folder, "it is not a local sentence-transformers folder with a tokenizer.json "
+                                   "(a hub name is not downloaded for the onnx backend)")
+    return _pooling(folder)
+
+
+def why_not(folder: str | Path) -> str | None:
+    """Why this backend cannot run the model in ``folder`` (None: it can, as far as its files
+    tell); reads a few small files, loads nothing."""
+    try:
+        _check(Path(folder))
+    except ModelLoadError as exc:
+        return str(exc)
+    return None
 
 
 def _read_json(path: Path, default=None):
@@ -77,9 +100,12 @@ def exported_model(folder: Path) -> Path:
     """The folder's model as ONNX in the user's cache, exported now if it is not there yet."""
     target = user_cache("onnx") / f"{folder.name}-{_digest(folder)}" / "model.onnx"
     if not target.exists():
+        log.info("Exporting the model %s to ONNX, once (kept in %s; it takes a while)…", folder.name, target.parent)
+        started = time.perf_counter()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _export(folder, target)
+            log.info("Exported the model to ONNX in %.1f s", time.perf_counter() - started)
         except OSError as exc:
             raise ModelLoadError(f"{SETTING} = onnx: cannot write the exported model to {target.parent} "
                                  f"({exc}); set XDG_CACHE_HOME to a writable folder") from exc
@@ -134,17 +160,16 @@ class OnnxEncoder:
     """Encodes a batch of texts like ``SentenceTransformer.encode(..., normalize_embeddings=True)``
     (``pipeline.embed.encode_in_batches`` feeds it)."""
 
+    backend = "onnx"
+
     def __init__(self, folder: str | Path, max_tokens: int | None = None):
         folder = Path(folder)
-        if not (folder / "tokenizer.json").exists():
-            raise _unsupported(folder, "it is not a local sentence-transformers folder with a tokenizer.json "
-                                       "(a hub name is not downloaded for the onnx backend)")
+        self.pooling = _check(folder)
         try:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelLoadError(f"{SETTING} = onnx needs {exc.name}: {INSTALL}") from exc
-        self.pooling = _pooling(folder)
         limit = max_tokens or _read_json(folder / "sentence_bert_config.json", {}).get("max_seq_length") or 512
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(limit))

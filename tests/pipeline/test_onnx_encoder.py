@@ -1,6 +1,7 @@
 """The onnx embedding backend: the torch backend's vectors, without torch in a cold process."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def onnx_cache(tmp_path_factory):
 def test_onnx_backend_gives_the_torch_backends_vectors(onnx_cache, real_embedder, max_tokens):
     """Same texts, same cut: the same unit vectors (cosine ≥ 0.9999) and so the same cache key."""
     onnx = load_embedder(None, max_tokens=max_tokens, backend="onnx")
-    torch = real_embedder if max_tokens is None else load_embedder(None, max_tokens=max_tokens)
+    torch = load_embedder(None, max_tokens=max_tokens, backend="torch")
     ours, theirs = onnx.encode(TEXTS), torch.encode(TEXTS)
     assert ours.dtype == np.float32 and ours.shape == theirs.shape == (len(TEXTS), 384)
     assert np.min(np.sum(ours * theirs, axis=1)) >= 0.9999
@@ -62,7 +63,8 @@ def test_a_cold_process_encodes_with_the_export_and_without_torch(onnx_cache, re
     assert out.returncode == 0, out.stderr
     imported, vectors = json.loads(out.stdout.strip().splitlines()[-1])
     assert imported == []
-    assert np.min(np.sum(np.array(vectors) * real_embedder.encode(TEXTS[:2]), axis=1)) >= 0.9999
+    torch = load_embedder(None, backend="torch").encode(TEXTS[:2])
+    assert np.min(np.sum(np.array(vectors) * torch, axis=1)) >= 0.9999
     assert exported.stat().st_mtime_ns == made
 
 
@@ -82,19 +84,22 @@ def fake_model(folder: Path, modules=("Transformer", "Pooling", "Normalize"), po
     (("Transformer", "Pooling", "Dense", "Normalize"), "pooling_mode_mean_tokens", "Dense"),
     (("Transformer", "Pooling"), "pooling_mode_max_tokens", "not mean or CLS"),
 ])
-def test_a_model_the_backend_cannot_run_is_named_with_the_way_out(tmp_path, modules, pooling, said):
-    """A Dense layer or max pooling: ModelLoadError naming the setting and torch as the way out."""
+def test_a_model_the_backend_cannot_run_is_refused_saying_why(tmp_path, modules, pooling, said):
+    """A Dense layer or max pooling: the onnx encoder refuses it, naming the setting, the
+    folder and the reason, and ``why_not`` says the same without loading anything."""
     folder = fake_model(tmp_path / "model", modules, pooling)
     with pytest.raises(ModelLoadError) as caught:
-        load_embedder(str(folder), backend="onnx").encode(["hello"])
+        onnx_encoder.OnnxEncoder(folder)
     message = str(caught.value)
-    assert said in message and "embedding_backend = torch" in message and str(folder) in message
+    assert said in message and "embedding_backend = onnx" in message and str(folder) in message
+    assert onnx_encoder.why_not(folder) == message and onnx_encoder.why_not(_bundled_path()) is None
 
 
 def test_a_hub_name_is_not_downloaded_for_the_onnx_backend():
     """A hub name (not a folder) is refused with a message, not fetched."""
+    assert "hub name" in onnx_encoder.why_not("someone/some-model")
     with pytest.raises(ModelLoadError) as caught:
-        load_embedder("someone/some-model", backend="onnx").encode(["hello"])
+        onnx_encoder.OnnxEncoder("someone/some-model")
     assert "embedding_backend" in str(caught.value) and "hub name" in str(caught.value)
 
 
@@ -102,8 +107,73 @@ def test_missing_onnxruntime_says_how_to_install_it(monkeypatch):
     """Without onnxruntime the error says which package and the pip command."""
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(ModelLoadError) as caught:
-        load_embedder(None, max_tokens=17, backend="onnx").encode(["hello"])
-    assert "onnxruntime" in str(caught.value) and "batchviz[onnx]" in str(caught.value)
+        onnx_encoder.OnnxEncoder(_bundled_path())
+    assert "onnxruntime" in str(caught.value) and "pip install onnxruntime" in str(caught.value)
+
+
+def max_pooled_copy(folder: Path) -> Path:
+    """The bundled model with max pooling instead of mean: sentence-transformers runs it,
+    the onnx backend does not (its files linked, only the pooling configuration new)."""
+    folder.mkdir()
+    bundled = Path(_bundled_path())
+    for entry in bundled.iterdir():
+        if entry.name != "1_Pooling":
+            (folder / entry.name).symlink_to(entry)
+    config = json.loads((bundled / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.model
+def test_a_model_onnx_cannot_run_runs_on_torch_and_the_log_says_why_once(tmp_path, caplog):
+    """The default backend is onnx; a model it cannot run (max pooling) is encoded by torch,
+    with one warning naming the reason, however many embedders use it."""
+    folder = str(max_pooled_copy(tmp_path / "max-pooled"))
+    embedder = load_embedder(folder)
+    assert embedder.backend == "onnx" and embedder.runs_on == "torch"  # known from its files already
+    with caplog.at_level(logging.WARNING, logger="pipeline.embed"):
+        vectors = embedder.encode(TEXTS[:2])
+        again = load_embedder(folder).encode(TEXTS[:2])
+    warnings = [r.getMessage() for r in caplog.records if r.name == "pipeline.embed"]
+    assert len(warnings) == 1, warnings
+    assert "not mean or CLS" in warnings[0] and "on torch instead" in warnings[0] and folder in warnings[0]
+    assert embedder.load().backend == "torch" and embedder.runs_on == "torch"
+    torch = load_embedder(folder, backend="torch").encode(TEXTS[:2])
+    assert np.allclose(vectors, torch, atol=1e-5) and np.allclose(again, vectors)
+
+
+@pytest.mark.model
+def test_a_failed_export_runs_on_torch_and_leaves_no_export(tmp_path, monkeypatch, caplog):
+    """An export that fails (an architecture torch's exporter cannot trace) falls back to torch,
+    saying why, and leaves nothing in the cache that a later run would take for an export."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def refuse(folder, target):
+        raise RuntimeError("the exporter cannot trace this model")
+
+    monkeypatch.setattr(onnx_encoder, "_export", refuse)
+    with caplog.at_level(logging.WARNING, logger="pipeline.embed"):
+        embedder = load_embedder(None, max_tokens=23)  # a key of its own: loaded afresh here
+        vectors = embedder.encode(TEXTS[:2])
+    assert embedder.load().backend == "torch" and vectors.shape == (2, 384)
+    assert any("cannot trace this model" in r.getMessage() for r in caplog.records)
+    assert not list((tmp_path / "cache").rglob("*.onnx"))
+
+
+@pytest.mark.model
+def test_the_export_is_announced_once(tmp_path, monkeypatch, caplog):
+    """The first use of a model exports it with a log line saying so; the next load uses the
+    cached export quietly."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = Path(_bundled_path())
+    with caplog.at_level(logging.INFO, logger="pipeline.onnx_encoder"):
+        first = onnx_encoder.exported_model(folder)
+        again = onnx_encoder.exported_model(folder)
+    said = [r.getMessage() for r in caplog.records if r.name == "pipeline.onnx_encoder"]
+    assert first == again and first.is_file()
+    assert sum("Exporting the model" in line for line in said) == 1 and any("Exported" in line for line in said)
 
 
 def test_the_export_is_keyed_by_the_models_files(tmp_path):
@@ -122,12 +192,15 @@ def test_cls_pooling_is_read_from_the_model(tmp_path):
 
 
 def test_backend_setting_reaches_the_embedder_and_a_bad_one_is_refused(tmp_path):
-    """embedding_backend in the zuliprc picks the backend; an unknown one is a settings error."""
+    """embedding_backend in the zuliprc picks the backend, onnx when unset; an unknown one is
+    a settings error."""
     from bot.settings import SettingsError, load_settings
 
     path = tmp_path / "zuliprc"
-    path.write_text("[batchviz]\nembedding_backend = onnx\n", encoding="utf-8")
+    path.write_text("[batchviz]\n", encoding="utf-8")
     assert load_settings(path).embedder().backend == "onnx"
+    path.write_text("[batchviz]\nembedding_backend = torch\n", encoding="utf-8")
+    assert load_settings(path).embedder().backend == "torch"
     path.write_text("[batchviz]\nembedding_backend = tensorflow\n", encoding="utf-8")
     with pytest.raises(SettingsError) as caught:
         load_settings(path)
@@ -135,9 +208,30 @@ def test_backend_setting_reaches_the_embedder_and_a_bad_one_is_refused(tmp_path)
 
 
 def test_cli_backend_option_reaches_the_embedder():
-    """`batchviz map --backend onnx` builds with the onnx backend; torch is the default."""
+    """`batchviz map` builds with the onnx backend by default; `--backend torch` picks torch."""
     from bot.cli import _embedder, build_parser
 
     parser = build_parser()
-    assert _embedder(parser.parse_args(["map", "--csv", "x.csv", "--backend", "onnx"])).backend == "onnx"
-    assert _embedder(parser.parse_args(["map", "--csv", "x.csv"])).backend == "torch"
+    assert _embedder(parser.parse_args(["map", "--csv", "x.csv"])).backend == "onnx"
+    assert _embedder(parser.parse_args(["map", "--csv", "x.csv", "--backend", "torch"])).backend == "torch"
+    assert load_embedder(None).backend == "onnx"
+
+
+@pytest.mark.model
+def test_status_names_the_backend_that_ran_the_model(tmp_path, onnx_cache):
+    """A map built with the defaults records onnx, and `status` says so; a torch build says torch."""
+    from bot.answers import Answerer, Asker
+    from bot.commands import parse
+    from bot.service import import_documents, rebuild
+    from pipeline.documents import Document
+    from pipeline.params import PipelineParams
+    from storage import Store
+
+    docs = [Document(f"p{i}", f"Person {i}", text, text) for i, text in enumerate(TEXTS[:2] + TEXTS[3:])]
+    with Store(tmp_path / "db.sqlite3") as store:
+        import_documents(store, "s", docs)
+        for backend in ("onnx", "torch"):
+            built = rebuild(store, "s", PipelineParams(), load_embedder(None, backend=backend), refit=True)
+            assert built.result.params["embedding_backend"] == backend
+            status = Answerer(store, "s", links=None, join_where="here").answer(parse("status"), Asker("p0", "Person 0"))
+            assert f"model all-MiniLM-L6-v2 on {backend}." in status
