@@ -19,7 +19,6 @@ import plotly.io as pio
 from pipeline import mapview, page
 from pipeline.hulls import MIN_HULL_POINTS, hull_outline
 from pipeline.palette import NOISE_COLOUR, cluster_colours, rgba
-from pipeline.preview import render_png  # noqa: F401  (part of this module's contract)
 from pipeline.result import NOISE, MapResult
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -180,3 +179,11 @@ def render_html(
     figure_json = json.loads(pio.to_json(figure, validate=False))
     figure_json["config"] = PLOTLY_CONFIG
     return page.assemble(result, title, figure_json, people, group_rows, [g.indices for g in groups])
+
+
+def render_png(result: MapResult, path, **options) -> None:
+    """The PNG preview (``pipeline.preview.render_png``): matplotlib is imported only when
+    a preview is drawn, so a map without one spares its 0.5 s import."""
+    from pipeline.preview import render_png as draw
+
+    draw(result, path, **options)

@@ -11,7 +11,6 @@ A match needs a Jaccard overlap of at least ``MIN_OVERLAP``. The first numbering
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.result import NOISE, MapResult
 
@@ -66,6 +65,8 @@ def _match(new: dict[int, set[str]], old: dict[int, set[str]]) -> dict[int, int]
     """One-to-one new label → old number maximising Jaccard overlap (at least MIN_OVERLAP)."""
     if not new or not old:
         return {}
+    from scipy.optimize import linear_sum_assignment  # here: a first map never needs it (0.5 s to import)
+
     new_keys, old_keys = list(new), list(old)
     overlap = np.array([[_jaccard(new[a], old[b]) for b in old_keys] for a in new_keys])
     rows, cols = linear_sum_assignment(overlap, maximize=True)
