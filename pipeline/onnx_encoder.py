@@ -178,6 +178,9 @@ class OnnxEncoder:
         self.pad_id = self.tokenizer.token_to_id(pad if isinstance(pad, str) else pad.get("content", "[PAD]")) or 0
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = usable_cores()
+        # its idle threads sleep instead of spinning: a cold build imports UMAP beside the
+        # encode, and on 2 cores a spinning thread took that CPU (spinning: 1.24x the CPU)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: its warnings are not the user's concern
         self.session = onnxruntime.InferenceSession(str(exported_model(folder)), options,
                                                     providers=["CPUExecutionProvider"])

@@ -46,3 +46,15 @@ def test_cli_without_work_imports_nothing_heavy(argv):
 def test_the_chat_path_imports_nothing_heavy():
     """Answering from a stored map: commands, answers, the store, the service module."""
     assert heavy_after("import bot.answers, bot.chat, bot.commands, bot.service, storage") == []
+
+
+@pytest.mark.slow
+def test_a_map_without_a_preview_imports_no_matplotlib(tmp_path):
+    """`batchviz map` without --png never draws a preview, so it never imports matplotlib."""
+    argv = ["map", "--csv", str(ROOT / "pipeline" / "demo_data" / "introductions.csv"), "--model", "hashing",
+            "-o", str(tmp_path / "map.html")]
+    code = CLI.format(argv=argv) + "\nimport json\nprint(json.dumps('matplotlib' in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "map.html").exists() and json.loads(done.stdout.strip().splitlines()[-1]) is False
