@@ -6,7 +6,9 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
 ``name,text`` CSV. Runs, in this order:
 
 - ``cold``: a fresh process running ``batchviz map --csv F -o F.html --data-dir D`` with an
-  empty data dir (nothing cached, the model loaded from disk);
+  empty data dir (nothing cached, the model loaded from disk), on the default backend,
+  onnx (the model's ONNX export already in the user's cache, made once before the runs,
+  as numba's compiled functions are);
 - ``rebuild``: the same command again: a fresh process, embeddings cached in D's SQLite;
 - after each of those runs, the page it wrote opened once in a fresh headless Chromium:
   ``drawn s`` is the time from navigation to the map drawn (``first_paint.py``);
@@ -27,12 +29,15 @@ For each size, people are pyvideo talk descriptions with made-up names, written 
   ("transform");
 - speed-ups over the bare encode (sentence-transformers' own batches of 32), each
   interleaved with it: batchviz's encode as it feeds the model (batches by word pieces,
-  ``pipeline.embed.BATCH_TOKENS``); the same cut at 128 word pieces instead of the model's
-  default 256 (the ``embedding_max_tokens`` setting); and the same on the onnx backend
-  (the ``embedding_backend`` setting);
-- with the real model, ``cold-onnx``: the cold run again with ``--backend onnx`` and a new
-  empty data dir (the model's ONNX export already in the user's cache, made once before
-  the runs, as numba's compiled functions are);
+  ``pipeline.embed.BATCH_TOKENS``) on torch; the same cut at 128 word pieces instead of the
+  model's default 256 (the ``embedding_max_tokens`` setting); and on the onnx backend
+  (the ``embedding_backend`` setting, the default);
+- with the real model, ``cold-torch``: the cold run again with ``--backend torch`` (the
+  default until issue 24) and a new empty data dir;
+- at 100 people with the bundled model, ``versus.py``'s table: the original script's work,
+  batchviz on torch and on onnx, cold, in turn (3 rounds; ``--quick`` 1), with each one's
+  ratio to the original, and the first-ever runs (an empty user cache: the ONNX export
+  and numba's compiles);
 - at 100 people, ``first-answer``: ``batchviz run`` started with the map already built,
   seconds from Popen to its reply to a DM sent at once, median of ``status`` and
   ``near me`` starts (``first_answer.py``, on the Zulip test server; hashing embedder,
@@ -52,9 +57,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,11 +67,12 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks import scale  # noqa: E402
+from benchmarks import scale, versus  # noqa: E402
 from benchmarks.commands import command_peaks  # noqa: E402
 from benchmarks.common import (BenchmarkError, format_table, load_talks, machine, parse_sizes,  # noqa: E402
                                synthetic_name, verdict)
-from pipeline.embed import SentenceTransformerEmbedder  # noqa: E402
+from benchmarks.versus import batchviz_command, run_process  # noqa: E402
+from pipeline.embed import SentenceTransformerEmbedder, _bundled_path  # noqa: E402
 
 STAGES = ("embed", "reduce_clusters", "cluster", "reduce_picture", "renumber", "keywords", "neighbours")
 COLUMNS = ["size", "run", "total s", "embed", "reduce_cl", "cluster", "reduce_pic", "keywords",
@@ -91,32 +95,6 @@ def write_csv(path: Path, talks) -> None:
         writer = csv.writer(handle)
         writer.writerow(["name", "text"])
         writer.writerows((synthetic_name(i), text) for i, text in enumerate(talks["text"]))
-
-
-def cli_command(csv_path: Path, data_dir: Path, model: str | None, backend: str = "torch") -> list[str]:
-    """The ``batchviz map`` command line (the installed script, else ``python -m bot.cli``)."""
-    script = Path(sys.executable).with_name("batchviz")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
-    return head + ["map", "--csv", str(csv_path), "-o", str(csv_path.with_suffix(".html")),
-                   "--data-dir", str(data_dir), "--backend", backend] + (["--model", model] if model else [])
-
-
-def run_process(command: list[str], log: Path) -> tuple[float, float]:
-    """(wall seconds, peak MiB) of a fresh process; its output goes to ``log``. It is started
-    by ``benchmarks.measured``, a small process, so that its peak is not this one's."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = log.with_suffix(".measured.json")
-    with log.open("w") as out:
-        subprocess.run([sys.executable, "-m", "benchmarks.measured", str(result), *command],
-                       stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
-    try:
-        measured = json.loads(result.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BenchmarkError(f"{' '.join(command)} could not be measured ({exc}); see {log}") from exc
-    if measured["exit"] != 0:
-        raise BenchmarkError(f"{' '.join(command)} exited with {measured['exit']}; see {log}")
-    return measured["wall"], measured["peak_mib"]
 
 
 def snapshot_timings(data_dir: Path) -> tuple[dict[str, float], str | None]:
@@ -149,46 +127,48 @@ def page_drawn(page: Path) -> float | None:
 
 
 def subprocess_runs(size: int, csv_path: Path, folder: Path, model: str | None) -> list[dict]:
-    """The cold run and the fresh-process rebuild through the CLI; with a real model, a
-    cold run on the onnx backend too (a data dir of its own)."""
-    runs = [("cold", "torch", "data"), ("rebuild", "torch", "data")]
+    """The cold run and the fresh-process rebuild through the CLI on the default backend
+    (onnx); with a real model, a cold run on torch too, the old default (a data dir of its own)."""
+    runs = [("cold", None, "data"), ("rebuild", None, "data")]
     if onnx_ready(model):
-        runs.append(("cold-onnx", "onnx", "data-onnx"))
+        runs.append(("cold-torch", "torch", "data-torch"))
     rows = []
     for run, backend, data in runs:
         data_dir = folder / f"{data}-{size}"
-        wall, peak = run_process(cli_command(csv_path, data_dir, model, backend), folder / f"{run}-{size}.log")
+        measured = run_process(batchviz_command(csv_path, data_dir, model, backend), folder / f"{run}-{size}.log")
         page = csv_path.with_suffix(".html")
         timings, layout = snapshot_timings(data_dir)
-        rows.append(row(size, run, wall, timings, peak, page.stat().st_size / 1e6, layout, page_drawn(page)))
+        rows.append(row(size, run, measured["wall"], timings, measured["peak_mib"], page.stat().st_size / 1e6, layout,
+                        page_drawn(page)))
     return rows
 
 
 @functools.lru_cache(maxsize=None)
 def onnx_ready(model: str | None) -> bool:
     """Whether the onnx backend runs ``model`` (not the hashing embedder, not a hub name);
-    its one-time export is made here, outside the timed runs. If not, the onnx rows are
-    left out with a note."""
-    from pipeline.embed import load_embedder
+    its one-time export is made here, outside the timed runs. If not, the torch rows
+    (the same as the default's then) are left out with a note."""
     from pipeline.errors import ModelLoadError
+    from pipeline.onnx_encoder import OnnxEncoder
 
     if model == "hashing":
         return False
     try:
-        load_embedder(model, backend="onnx").load()
+        OnnxEncoder(model or _bundled_path())
     except ModelLoadError as exc:
-        print(f"note: no onnx rows: {exc}", file=sys.stderr)
+        print(f"note: no torch rows (the default runs on torch): {exc}", file=sys.stderr)
         return False
     return True
 
 
 def bare_encode(embedder, texts: list[str]) -> None:
-    """The embedding library called directly, as a user of sentence-transformers would."""
-    loaded = embedder.load() if isinstance(embedder, SentenceTransformerEmbedder) else None
-    if not hasattr(loaded, "model"):  # not a sentence-transformers model (hashing, onnx): its own encode
+    """The embedding library called directly, as a user of sentence-transformers would (the
+    hashing embedder: its own encode)."""
+    if not isinstance(embedder, SentenceTransformerEmbedder):
         embedder.encode(texts)
         return
-    loaded.model.encode(texts, batch_size=BARE_BATCH, normalize_embeddings=True, convert_to_numpy=True)
+    model = SentenceTransformerEmbedder(embedder.model, backend="torch").load().model
+    model.encode(texts, batch_size=BARE_BATCH, normalize_embeddings=True, convert_to_numpy=True)
 
 
 def embedding_times(embedder, docs, cache, chunk: int = CHUNK) -> tuple[float, float]:
@@ -235,8 +215,8 @@ def in_process_runs(size: int, csv_path: Path, model: str | None, repeats: int,
                         layout=layout_update(previous)))
     rows.append(one_new(size, docs, embedder, previous, folder, model))
     encode = {"size": size, "texts": len(docs), "bare": bare, "pipeline": piped,
-              "commands": command_peaks(previous), "batched": speedup(embedder, docs, model),
-              "cut": speedup(embedder, docs, model, max_tokens=CUT),
+              "commands": command_peaks(previous), "batched": speedup(embedder, docs, model, backend="torch"),
+              "cut": speedup(embedder, docs, model, max_tokens=CUT, backend="torch"),
               "onnx": speedup(embedder, docs, model, backend="onnx") if onnx_ready(model) else None,
               "answers": scale.answer_times(previous, docs, model, cache, repeats) if size <= ANSWER_SIZES else {}}
     return rows, encode
@@ -339,8 +319,9 @@ def targets(rows: list[dict], encodes: list[dict]) -> list[list]:
         checks += [("cold end to end (s)", 100, find[(100, "cold")]["total"], TARGETS["cold_100"], True),
                    ("rebuild, fresh process (s)", 100, find[(100, "rebuild")]["total"], TARGETS["rebuild_fresh_100"], True),
                    ("rebuild, long-running (s)", 100, find[(100, "warm-2")]["total"], TARGETS["rebuild_warm_100"], True)]
-    if (100, "cold-onnx") in find:
-        checks.append(("cold end to end, onnx backend (s)", 100, find[(100, "cold-onnx")]["total"], TARGETS["cold_100"], True))
+    if (100, "cold-torch") in find:
+        checks.append(("cold end to end, torch (old default) (s)", 100, find[(100, "cold-torch")]["total"],
+                       TARGETS["cold_100"], True))
     if (100, "first-answer") in find:
         checks.append(("run start to first answer, map built (s)", 100, find[(100, "first-answer")]["total"],
                        TARGETS["first_answer_100"], True))
@@ -387,10 +368,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
-          repeats: int = 100, first_answer_repeats: int = FIRST_ANSWER_REPEATS) -> tuple[list[dict], list[dict]]:
+def bench(sizes: list[int], folder: Path, data=None, model: str | None = None, repeats: int = 100,
+          first_answer_repeats: int = FIRST_ANSWER_REPEATS, versus_rounds: int = versus.ROUNDS):
+    """(rows, encodes, versus rows): the runs of each size, the embedding comparisons, and
+    at 100 people with the bundled model the original script side by side (``versus.py``)."""
     talks = load_talks(data)
-    rows, encodes = [], []
+    rows, encodes, versus_rows = [], [], []
     for size in sizes:
         csv_path = folder / f"people-{size}.csv"
         write_csv(csv_path, scale.people(talks, size, seed=size))
@@ -400,7 +383,9 @@ def bench(sizes: list[int], folder: Path, data=None, model: str | None = None,
         encodes.append(encode)
         if size == 100:
             rows.append(first_answer_row(folder, data, first_answer_repeats))
-    return rows, encodes
+            if onnx_ready(model) and model is None:
+                versus_rows = versus.side_by_side(csv_path, folder, versus_rounds)
+    return rows, encodes, versus_rows
 
 
 def main(argv=None) -> int:
@@ -411,12 +396,15 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="batchviz-bench-") as tmp:
             folder = Path(args.keep or tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            rows, encodes = bench(sizes, folder, args.data, args.model, repeats, 1 if args.quick else FIRST_ANSWER_REPEATS)
+            rows, encodes, versus_rows = bench(sizes, folder, args.data, args.model, repeats,
+                                               1 if args.quick else FIRST_ANSWER_REPEATS, 1 if args.quick else versus.ROUNDS)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(machine(), table(rows), growth_table(rows), throughput_table(encodes), commands_table(encodes),
-          format_table(["target", "size", "value", "target value", "result"], targets(rows, encodes)), sep="\n\n")
+    checks = targets(rows, encodes) + (versus.targets(versus_rows, 100) if versus_rows else [])
+    print(machine(), f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", table(rows),
+          *([versus.table(versus_rows)] if versus_rows else []), growth_table(rows), throughput_table(encodes),
+          commands_table(encodes), format_table(["target", "size", "value", "target value", "result"], checks), sep="\n\n")
     return 0
 
 

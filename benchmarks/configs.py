@@ -61,8 +61,9 @@ def run_bertopic(docs, embeddings, embedder, cache, seed: int) -> Run:
 
         umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
                           low_memory=False, random_state=seed)
-        loaded = embedder.load() if isinstance(embedder, SentenceTransformerEmbedder) else None
-        sentence_model = getattr(loaded, "model", None)  # the SentenceTransformer; None: hashing or onnx
+        sentence_model = None  # the SentenceTransformer itself (the hashing embedder has none)
+        if isinstance(embedder, SentenceTransformerEmbedder):
+            sentence_model = SentenceTransformerEmbedder(embedder.model, backend="torch").load().model
         model = BERTopic(embedding_model=sentence_model, umap_model=umap_model)
         topics, _ = model.fit_transform([d.text for d in docs], embeddings=np.asarray(embeddings))
     labels = np.asarray(topics, dtype=int)

@@ -1,4 +1,4 @@
-"""Run one command and write its wall seconds, peak memory and exit code as JSON.
+"""Run one command and write its wall and CPU seconds, peak memory and exit code as JSON.
 
     python -m benchmarks.measured OUT.json COMMAND [ARG ...]
 
@@ -20,11 +20,12 @@ import time
 
 
 def measure(command: list[str]) -> dict:
-    """Wall seconds, peak MiB and exit code of ``command``, its output left as it is."""
+    """Wall and CPU seconds, peak MiB and exit code of ``command``, its output left as it is."""
     start = time.perf_counter()
     process = subprocess.Popen(command)
     _, status, usage = os.wait4(process.pid, 0)
-    return {"wall": time.perf_counter() - start, "peak_mib": usage.ru_maxrss / 1024,  # Linux reports KiB
+    return {"wall": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": usage.ru_maxrss / 1024,  # Linux reports KiB
             "exit": os.waitstatus_to_exitcode(status)}
 
 

@@ -245,10 +245,11 @@ def test_evaluate_small_run_prints_batches_stability_and_targets(tmp_path, capsy
     assert "keyword phrase score" in out and "one added person: <=1 group changed" in out
 
 
-def test_a_model_the_onnx_backend_cannot_run_gets_no_onnx_rows(capsys):
-    """bench.py with a hub-named model leaves out the onnx rows and says why, instead of failing."""
+def test_a_model_the_onnx_backend_cannot_run_gets_no_torch_rows(capsys):
+    """bench.py with a hub-named model (which the default then runs on torch) leaves out the
+    torch rows and says why, instead of failing."""
     assert bench.onnx_ready("someone/not-a-folder") is False and bench.onnx_ready("hashing") is False
-    assert "no onnx rows" in capsys.readouterr().err
+    assert "no torch rows" in capsys.readouterr().err
 
 
 @pytest.mark.model
@@ -267,8 +268,8 @@ def test_a_childs_peak_memory_is_its_own_not_the_benchmarks(tmp_path):
     otherwise count the benchmark's memory it was forked from (the bug that read every
     run at 1,000 and 5,000 people as the benchmark's 1.4–1.6 GiB)."""
     ballast = b"\x01" * (600 * 2**20)  # 600 MiB written, so resident in this process
-    wall, peak = bench.run_process([sys.executable, "-c", "pass"], tmp_path / "child.log")
-    assert len(ballast) and 0 < wall and 0 < peak < 200
+    measured = bench.run_process([sys.executable, "-c", "pass"], tmp_path / "child.log")
+    assert len(ballast) and 0 < measured["wall"] and 0 < measured["cpu"] and 0 < measured["peak_mib"] < 200
     with pytest.raises(bench.BenchmarkError) as caught:
         bench.run_process([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "failing.log")
     assert "exited with 3" in str(caught.value)
@@ -281,3 +282,40 @@ def test_the_machine_line_names_the_processor_its_vectors_and_cores():
     assert machine(epyc).startswith("machine: AMD EPYC, AVX-512, ") and " cores, " in machine(epyc)
     assert machine(older).startswith("machine: Intel Xeon, AVX2, ")
     assert machine("").startswith("machine: processor unknown, vector instructions unknown, ")
+
+
+# ---- batchviz against the original script (issue 24) ------------------------------------
+def test_versus_ratios_are_taken_round_by_round():
+    """Each run's "vs original" is the median of the original's wall over its own, round by
+    round (so a slow round slows both), and the target reads the default's row."""
+    from benchmarks import versus
+
+    original = [{"wall": 20.0, "cpu": 21.0, "peak_mib": 800.0}, {"wall": 40.0, "cpu": 41.0, "peak_mib": 810.0},
+                {"wall": 24.0, "cpu": 25.0, "peak_mib": 805.0}]
+    onnx = [{"wall": 5.0, "cpu": 9.0, "peak_mib": 500.0}, {"wall": 8.0, "cpu": 10.0, "peak_mib": 510.0},
+            {"wall": 8.0, "cpu": 11.0, "peak_mib": 505.0}]
+    row = versus.summary("onnx", onnx, original)
+    assert row["ratio"] == 4.0 and row["wall"] == 8.0 and row["cpu"] == 10.0 and row["peak"] == 505.0  # 4, 5, 3
+    assert versus.targets([row], 100) == [["default (onnx) vs the original script (x)", 100, 4.0, 4.0, "PASS"]]
+    assert versus.summary("original", original, original)["ratio"] == 1.0
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_original_scripts_stand_in_maps_a_csv(tmp_path, capsys):
+    """The stand-in does the original script's whole job on the bundled model: embeddings
+    kept as Parquet beside the CSV, clusters, keywords, and a Plotly page written."""
+    import pandas as pd
+
+    from benchmarks import original
+    from pipeline.demo import load_demo
+
+    people = load_demo()[:30]
+    path = tmp_path / "people.csv"
+    pd.DataFrame({"name": [d.name for d in people], "text": [d.text for d in people]}).to_csv(path, index=False)
+    assert original.main([str(path), "-o", str(tmp_path / "map.html"), "--model", "bundled"]) == 0
+    assert "visualization saved to" in capsys.readouterr().out
+    saved = pd.read_parquet(path.with_suffix(".parquet"))
+    assert len(saved) == 30 and len(saved["text_embedding"][0]) == 384
+    page = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "plotly" in page.lower() and people[0].name in page
