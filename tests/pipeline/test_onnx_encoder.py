@@ -235,3 +235,28 @@ def test_status_names_the_backend_that_ran_the_model(tmp_path, onnx_cache):
             assert built.result.params["embedding_backend"] == backend
             status = Answerer(store, "s", links=None, join_where="here").answer(parse("status"), Asker("p0", "Person 0"))
             assert f"model all-MiniLM-L6-v2 on {backend}." in status
+
+
+@pytest.mark.model
+def test_the_build_worker_keeps_one_onnx_session_between_builds(tmp_path, onnx_cache):
+    """Two builds in one worker (``bot.builder.run_job``, as the worker process runs them) on
+    the default settings use one loaded ONNX Runtime session: a new introduction is encoded
+    without loading the model again."""
+    from bot.builder import BuildJob, EmbedderSpec, run_job
+    from bot.service import import_documents, offline_message_id
+    from pipeline.documents import Document
+    from pipeline.params import PipelineParams
+    from storage import Store
+
+    database = tmp_path / "db.sqlite3"
+    job = BuildJob(database, None, "s", PipelineParams(), EmbedderSpec())
+    with Store(database) as store:
+        import_documents(store, "s", [Document(f"p{i}", f"Person {i}", t, t) for i, t in enumerate(TEXTS[:2])])
+    first = run_job(job)
+    session = EmbedderSpec().load().load().session
+    with Store(database) as store:
+        store.upsert_person("p9", "Person 9")
+        store.upsert_message("s", offline_message_id("s", "p9"), "p9", TEXTS[3], TEXTS[3], 99)
+    second = run_job(job)
+    assert first.result.params["embedding_backend"] == second.result.params["embedding_backend"] == "onnx"
+    assert len(second.result) == 3 and EmbedderSpec().load().load().session is session
