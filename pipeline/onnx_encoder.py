@@ -100,7 +100,7 @@ def exported_model(folder: Path) -> Path:
     """The folder's model as ONNX in the user's cache, exported now if it is not there yet."""
     target = user_cache("onnx") / f"{folder.name}-{_digest(folder)}" / "model.onnx"
     if not target.exists():
-        log.info("Exporting the model %s to ONNX, once (kept in %s; it takes a while)…", folder.name, target.parent)
+        log.info("Exporting the embedding model to ONNX, once (%s, kept in %s; it takes a while)…", folder, target.parent)
         started = time.perf_counter()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

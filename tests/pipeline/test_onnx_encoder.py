@@ -173,7 +173,7 @@ def test_the_export_is_announced_once(tmp_path, monkeypatch, caplog):
         again = onnx_encoder.exported_model(folder)
     said = [r.getMessage() for r in caplog.records if r.name == "pipeline.onnx_encoder"]
     assert first == again and first.is_file()
-    assert sum("Exporting the model" in line for line in said) == 1 and any("Exported" in line for line in said)
+    assert sum("Exporting the embedding model" in line for line in said) == 1 and any("Exported" in line for line in said)
 
 
 def test_the_export_is_keyed_by_the_models_files(tmp_path):
