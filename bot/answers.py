@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from bot.closeness import Scale, calibrate
+from bot import interests
 from bot.commands import BY_NAME, ParsedCommand, help_text, short_help
 from bot.inert import bold, md, mention as mention_by_id
 from pipeline.errors import PipelineError
@@ -153,7 +154,8 @@ class Answerer:
                  refresh: Callable[[Asker], str] | None = None,
                  status_extra: Callable[[], str] | None = None,
                  join_where: str = "the introductions topic", default_k: int = 5,
-                 mentions: bool = False, rebuild_minutes: int | None = None):
+                 mentions: bool = False, rebuild_minutes: int | None = None,
+                 encode: Callable[[str], tuple[str, np.ndarray]] | None = None):
         self.store = store
         self.source = source
         self.links = links
@@ -163,6 +165,7 @@ class Answerer:
         self.default_k = default_k
         self.mentions = mentions  # the people are Zulip users: name them by silent mentions
         self.rebuild_minutes = rebuild_minutes  # how long after a new intro the map is rebuilt
+        self.encode = encode  # a topic -> (model id, its embedding); None: by words only
         self._loaded: LoadedMap | None = None  # the map commands are answered from
         self._reading = threading.Lock()  # held by whoever reads a new map in
 
@@ -393,6 +396,18 @@ class Answerer:
         if self.refresh is None:
             return "I can't refresh the map from here."
         return self.refresh(asker)
+
+    def answer_into(self, asker: Asker, topic: str) -> str:
+        result = self.latest_map()
+        if result is None:
+            return self._no_map()
+        view = self._view(result)
+        model, vector = self.encode(topic) if self.encode is not None else (None, None)
+        words_only = model != result.model  # never compare a topic and a map of two models
+        index = interests.index_for(view.unit, view.texts)
+        found = index.rank(topic, None if words_only else vector, self.default_k, self._visible(result))
+        link = self.links() if self.links is not None else None
+        return interests.reply(result, found, topic, lambda i: self._name(result, i), link, words_only)
 
     def answer_opt_out(self, asker: Asker) -> str:
         deleted = self.store.forget_person(asker.user_id)

@@ -16,6 +16,7 @@ from bot.answers import Answerer
 from bot.builder import LOG_FORMAT
 from bot.chat import UnknownPersonError, chat, choose_person
 from bot.departures import NotStored, forget_now
+from bot.queries import InProcessQueries
 from bot.settings import SETTINGS, SettingsError, database_path, load_settings, render_example
 from bot.zulip_io import ZulipError
 from pipeline.embed import BACKENDS
@@ -132,7 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         asker = choose_person(built.result, args.as_name)
         answerer = Answerer(store, DEMO_SOURCE, links=lambda: built.html_path.resolve().as_uri(),
                             refresh=lambda _asker: "\n".join(["Rebuilt the demo map."] + build().changes),
-                            join_where="the demo introductions (pipeline/demo_data/introductions.csv)")
+                            join_where="the demo introductions (pipeline/demo_data/introductions.csv)",
+                            encode=InProcessQueries(embedder))
         chat(answerer, asker, args.say)
     return 0
 

@@ -18,6 +18,7 @@ from bot.inert import md
 
 MAX_INPUT = 1000
 MAX_K = 20
+MAX_TOPIC = 200  # characters of a `who's into` topic
 BOT_NAMES = ("batchviz",)
 
 
@@ -47,12 +48,15 @@ _CLOSE = r"near|close to|closest to|nearest to|next to|similar to|neighbou?rs of
 _NEAR = rf"(?:{_CLOSE})"
 _ME = rf"(?:{_CLOSE}|like|(?:into )?same(?: \w+)? as) me"
 _K = r"(?: (?P<rest>.+))?"
+_INTO = r"(?:here )?(?:into|in to|find|knows?(?: about)?|interested in)"  # "who's"/"anyone" are filler
 
 COMMANDS: tuple[Command, ...] = (
     Command("help", (r"help|commands?|usage|do",), "help", "what I can do"),
     Command("near_me", (_ME + _K, r"neighbou?rs" + _K),
             "near me [k]", "the k people whose introductions are closest to yours (default 5, at most 20)"),
     Command("near", (_NEAR + r" (?P<who>.+)",), "near @**Name** [k]", "the same for someone else"),
+    Command("into", (_INTO + r" (?P<topic>.+)",), "who's into <topic>",
+            "the people whose introductions are about a topic (also `anyone into …`, `find …`, `who knows …`)"),
     Command("clusters", (r"(?:clusters?|groups?)",), "groups", "every group, one line each: number, size, keywords"),
     Command("cluster", (r"(?:clusters?|groups?) (?P<rest>.+)",),
             "show group N", "one group: its keywords, members and the map link"),
@@ -168,6 +172,8 @@ def _arguments(name: str, found: re.Match) -> tuple[dict, str | None]:
         return _parse_person(groups["who"])
     if name == "cluster":
         return _parse_cluster(groups.get("rest") or "")
+    if name == "into":
+        return {"topic": groups["topic"][:MAX_TOPIC]}, None
     return {}, None
 
 

@@ -24,6 +24,7 @@ from bot.departures import Departures
 from bot.fairness import CommandRate, ConsentCooldown
 from bot.greeting import PRIVATE_SOURCE, Greeter
 from bot.ingest import Ingestor
+from bot.queries import InProcessQueries, QueryProcess
 from bot.posting import WeeklyPoster
 from bot.refresh import Cooldown, Refresher, refresh_command
 from bot.scheduler import Scheduler
@@ -78,6 +79,7 @@ class Bot:
                  self.io.feature_level)
         self.store = Store(s.database, retention_days=s.map_retention_days)
         self.builds = InProcessBuilds(self._embedder) if self._embedder else WorkerProcess()
+        self.queries = InProcessQueries(self._embedder) if self._embedder else QueryProcess(s.embedder_spec())
         self.directory = Directory(self.io)
         check_post_stream(self.directory, s)  # the weekly post must not leak a private source
         self.ingestor = Ingestor(self.store, s.sources, self.io, self.directory, self.own_id,
@@ -119,6 +121,7 @@ class Bot:
         self.dispatcher.close()
         self.refresher.close()  # a build under way writes to the store
         self.builds.close()
+        self.queries.close()
         if self.server is not None:
             log.info("Stopping: map web server")
             self.server.stop()
@@ -362,7 +365,7 @@ class Bot:
         return Answerer(self.store, source.name, latest, refresh=lambda asker: self._refresh_command(source, asker),
                         status_extra=self._status_extra, join_where=source.describe(),
                         default_k=self.settings.neighbours_k, mentions=True,
-                        rebuild_minutes=self.settings.debounce_minutes)
+                        rebuild_minutes=self.settings.debounce_minutes, encode=self.queries)
 
     def _latest_link(self, source) -> str:
         info = self.store.snapshot_info(source.name)
