@@ -7,8 +7,11 @@ Two signals, blended:
   mathematics" finds the people who wrote about Lean and Coq;
 - **words**: the topic's words and two-word phrases that a person wrote (singular and
   plural alike), weighted by TF-IDF over the batch (``pipeline.neighbours.term_weights``,
-  the shared words' weights: a word more than a quarter of the people use counts for
-  nothing), so a rare name ("Zig", "Coq") that the model knows little about is not lost.
+  the shared words' weights), so a rare name ("Zig", "Coq") that the model knows little
+  about is not lost. Only rare terms count: written by at most ``RARE_SHARE`` of the people
+  (and at least two may always share one). A commoner word ("software", "machine") is
+  the model's to weigh: counted as well, it pushed people who merely wrote it above
+  better matches (measured in ``benchmarks/interests.py``).
 
 A person's score is their cosine plus ``WORDS_WEIGHT`` × their words' weight. Only people
 who match *well* are listed: who wrote one of the words, or whose cosine reaches the
@@ -35,7 +38,8 @@ from pipeline.neighbours import term_weights, written_terms
 from pipeline.phrases import term_key
 
 WORDS_WEIGHT = 0.2  # a matched word's TF-IDF weight against the cosine
-MATCH_SHARE = 0.4  # a cosine in the top 40 % of the batch's pair similarities matches
+MATCH_SHARE = 0.5  # a cosine above the median of the batch's pair similarities matches
+RARE_SHARE = 0.05  # the most people who may have written a term that counts as a word match
 SAMPLE = 1000  # people whose pairs calibrate the floor (a seeded sample of a bigger map)
 QUOTE_CHARS = 140
 MODES = ("blend", "meaning", "words")
@@ -84,7 +88,9 @@ class TopicIndex:
         at = np.searchsorted(vocabulary, keys)
         known = (at < len(vocabulary)) & (vocabulary[np.minimum(at, len(vocabulary) - 1)] == keys)
         columns = tfidf[:, at[known]].toarray()
-        return columns.sum(axis=1), columns, keys[known]
+        rare = (columns > 0).sum(axis=0) <= max(2, RARE_SHARE * len(self.texts))
+        columns = columns[:, rare]
+        return columns.sum(axis=1), columns, keys[known][rare]
 
     def rank(self, topic: str, vector: np.ndarray | None, k: int, keep: Callable[[int], bool],
              mode: str = "blend") -> list[Match]:

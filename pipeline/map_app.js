@@ -1,4 +1,4 @@
-// The map page's behaviour: search, the personal view (#me=<id>), a person's card on
+// The map page's behaviour: search (names and what people wrote; #find=<words>), the personal view (#me=<id>), a person's card on
 // click, the group filter and the list view. User text is only ever set as textContent.
 (function () {
   "use strict";
@@ -150,14 +150,88 @@
     return -1;
   }
 
-  function search(exactOnly) {
-    var query = $("bv-query").value, i = find(query);
-    if (i < 0 || (exactOnly && people[i].name.toLowerCase() !== query.trim().toLowerCase())) {
-      if (!exactOnly && query.trim()) say("No one called " + query.trim() + " is on this map.");
-      return;
+  // Searching what people wrote: every word of the query starts a word of someone's name,
+  // their group's keywords or the start of their intro (what the page holds), a plural
+  // "s" aside. Made once, at the first search.
+  var haystacks = null;
+  function words(text) {
+    return text.toLowerCase().split(/[^\p{L}\p{N}+#]+/u).filter(function (w) { return w; });
+  }
+  function stem(word) { return word.length > 3 && /s$/.test(word) && !/ss$/.test(word) ? word.slice(0, -1) : word; }
+  function findText(query) {
+    if (!haystacks) {
+      haystacks = people.map(function (p) {
+        var g = byNumber[p.group];
+        return " " + words([p.name, g ? g.keywords.join(" ") : "", p.intro].join(" ")).join(" ");
+      });
     }
-    say("Found " + people[i].name + ".");
-    select(i, false);
+    var wanted = words(query).map(stem);
+    if (!wanted.length) return [];
+    var found = [];
+    haystacks.forEach(function (hay, i) {
+      if (wanted.every(function (w) { return hay.indexOf(" " + w) >= 0; })) found.push(i);
+    });
+    return found;
+  }
+
+  function showFound(query, found) {
+    var section = $("bv-found"), list = section.querySelector("ul");
+    list.textContent = "";
+    found.forEach(function (i) {
+      var li = document.createElement("li"), b = document.createElement("button");
+      b.type = "button";
+      b.setAttribute("data-person", String(i));
+      b.textContent = people[i].name;
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+    $("bv-found-title").textContent = found.length ? "Matching \u201c" + query + "\u201d (" + found.length + ")" : "";
+    section.hidden = !found.length;
+    var shown = gd.getAttribute("data-shown-group");
+    if (found.length && shown && shown !== "all") showGroup(null);
+    var rings = [[], [], []];
+    found.forEach(function (i) { point(i).forEach(function (v, d) { rings[d].push(v); }); });
+    var update = {x: [[], rings[0]], y: [[], rings[1]], text: [[], []], "marker.size": [null, 14]};
+    if (is3d) update.z = [[], rings[2]];
+    Promise.resolve(Plotly.restyle(gd, update, [LINES, RING])).then(function () {
+      gd.setAttribute("data-found", found.join(","));
+    });
+    say(found.length ? found.length + (found.length === 1 ? " person matches " : " people match ") + query + "."
+                     : "No one on this map matches " + query + ".");
+  }
+
+  function search(exactOnly) {
+    var query = $("bv-query").value.trim(), i = find(query);
+    if (i >= 0 && people[i].name.toLowerCase() === query.toLowerCase()) {
+      say("Found " + people[i].name + ".");
+      return select(i, false);
+    }
+    if (exactOnly || !query) return;
+    var found = findText(query);
+    if (found.length === 1) {
+      say("Found " + people[found[0]].name + ".");
+      return select(found[0], false);
+    }
+    if (!found.length && i >= 0) {  // part of a name: the first who has it
+      say("Found " + people[i].name + ".");
+      return select(i, false);
+    }
+    showFound(query, found);
+  }
+
+  // #find=<words>[&ids=<key>,<key>]: a search done on opening (the bot's `who's into` link);
+  // the people named by key are found whether or not the page's own search finds them.
+  function findFromFragment() {
+    var found = /^#find=([^&]*)(?:&ids=(.*))?$/.exec(window.location.hash);
+    if (!found) return false;
+    var query = decodeURIComponent(found[1]).trim(), keys = {}, matches = findText(query);
+    (found[2] || "").split(",").forEach(function (k) { if (k) keys[decodeURIComponent(k)] = true; });
+    people.forEach(function (p, i) {
+      if (p.key !== null && keys[p.key] && matches.indexOf(i) < 0) matches.push(i);
+    });
+    $("bv-query").value = query;
+    showFound(query, matches);
+    return true;
   }
 
   function personal() {
@@ -186,7 +260,7 @@
   $("bv-search").addEventListener("submit", function (event) { event.preventDefault(); search(false); });
   $("bv-query").addEventListener("input", function () { search(true); });
   $("bv-query").addEventListener("focus", suggest);
-  window.addEventListener("hashchange", personal);
+  window.addEventListener("hashchange", function () { if (!findFromFragment()) personal(); });
 
   Plotly.newPlot(gd, fig.data, fig.layout, fig.config).then(function () {
     if (!is3d) full = {x: gd.layout.xaxis.range.slice(), y: gd.layout.yaxis.range.slice()};
@@ -195,7 +269,7 @@
       var i = pt ? byPoint[pt.curveNumber + ":" + pt.pointNumber] : undefined;
       if (i !== undefined) select(i, false);
     });
-    personal();
+    if (!findFromFragment()) personal();
     gd.setAttribute("data-ready", "true");
   });
 })();

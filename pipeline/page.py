@@ -51,7 +51,7 @@ PAGE = """<!doctype html>
 <main id="bv-main">
 <div id="bv-mapcol">
 <form id="bv-search" role="search">
-<label for="bv-query">Find a person</label>
+<label for="bv-query">Find a person or an interest</label>
 <input id="bv-query" type="search" list="bv-names" autocomplete="off">
 <button type="submit">Find</button>
 <datalist id="bv-names"></datalist>
@@ -60,6 +60,10 @@ PAGE = """<!doctype html>
 <div id="batchviz-map" role="img" aria-label="Map of the introductions; the same groups are listed as text below"></div>
 </div>
 <aside id="bv-side">
+<section id="bv-found" aria-labelledby="bv-found-title" hidden>
+<h2 id="bv-found-title"></h2>
+<ul></ul>
+</section>
 <section id="bv-person" aria-labelledby="bv-person-name" hidden>
 <h2 id="bv-person-name" tabindex="-1"></h2>
 <p id="bv-person-group"></p>
@@ -97,6 +101,8 @@ header p { margin: 0.1rem 0; color: #555; }
 #bv-search { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; }
 #bv-search input { flex: 1 1 10rem; min-width: 0; font-size: 1rem; padding: 0.3rem; }
 #bv-status { min-height: 1.2em; margin: 0.3rem 0; }
+#bv-found ul { padding-left: 1.2rem; }
+#bv-found button { font: inherit; background: none; border: none; padding: 0.1rem 0; cursor: pointer; text-align: left; text-decoration: underline; }
 #bv-groups ul, #bv-list ul { list-style: none; padding: 0; margin: 0; }
 #bv-groups button { display: block; width: 100%; text-align: left; margin: 0.15rem 0;
   padding: 0.35rem; background: #fff; border: 1px solid #ccc; border-radius: 4px; font: inherit; cursor: pointer; }
