@@ -3,7 +3,8 @@
 The map is stored in a fresh SQLite file and read once (as the bot does); then each
 command is answered as the first person on the map, whose first stored neighbour has
 opted out, so `near me` takes the computed path (the one that once built an
-(n, n-1, d) array). The peak is Python's traced allocations (numpy's included) during
+(n, n-1, d) array). `who's into` is answered by its words only here (its topic is
+embedded in a process of its own, which this peak would not see). The peak is Python's traced allocations (numpy's included) during
 the one answer.
 """
 
@@ -13,7 +14,16 @@ import tempfile
 import tracemalloc
 from pathlib import Path
 
-COMMANDS = ("near me", "near me 20", "clusters", "show cluster 1", "map", "status")
+COMMANDS = ("near me", "near me 20", "clusters", "show cluster 1", "map", "status", "who's into {topic}")
+INTO_TOPICS = ("machine learning", "web frameworks", "data visualisation", "testing", "concurrency",
+               "packaging", "teaching", "databases", "security", "scientific computing")
+
+
+def asked(command: str, i: int = 0) -> str:
+    """The text of ``command`` the i-th time: each `who's into` a topic not asked before
+    (a number added past the list), so every one is encoded, none remembered."""
+    topic = INTO_TOPICS[i % len(INTO_TOPICS)] + (f" {i}" if i >= len(INTO_TOPICS) else "")
+    return command.format(topic=topic)
 
 
 def command_peaks(result) -> dict[str, float]:
@@ -34,7 +44,7 @@ def command_peaks(result) -> dict[str, float]:
             for text in COMMANDS:
                 tracemalloc.start()
                 try:
-                    answerer.answer(parse(text), asker)
+                    answerer.answer(parse(asked(text)), asker)
                     peaks[text] = tracemalloc.get_traced_memory()[1] / 2**20
                 finally:
                     tracemalloc.stop()

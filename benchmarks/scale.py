@@ -5,7 +5,9 @@ rebuild runs, and how each stage grows with the number of people.
   talk with one sentence of another talk added, so every text is new to the encoder.
 - ``answer_times``: each chat command answered ``repeats`` times on a stored map while
   the bot's build worker process rebuilds the same map over and over; the
-  server-side time of one answer is ``Answerer.answer``, from parsed command to reply text.
+  server-side time of one answer is ``Answerer.answer``, from parsed command to reply text
+  (`who's into`: its topic embedded by the bot's query process, ``bot.queries``, a new
+  topic each time).
   Memory is measured apart (``commands.command_peaks``): tracemalloc would count the
   rebuild's allocations too.
 - ``growth``: the exponent b of time ≈ a·n^b between two sizes, per stage.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.commands import COMMANDS
+from benchmarks.commands import COMMANDS, asked
 
 
 def people(talks, n: int, seed: int):
@@ -50,6 +52,7 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
     from bot.answers import Answerer, Asker, prefer_answers
     from bot.builder import BuildJob, EmbedderSpec, WorkerProcess
     from bot.commands import parse
+    from bot.queries import QueryProcess
     from bot.service import import_documents
     from pipeline.params import PipelineParams
     from storage import Store
@@ -64,8 +67,10 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
             import_documents(store, "bench", docs)
             store.put_embeddings(result.model, cache.get_embeddings(result.model, [d.text_hash for d in docs]))
             store.save_snapshot("bench", result)
-            answerer = Answerer(store, "bench", links=lambda: "https://maps.example/m")
+            queries = QueryProcess(EmbedderSpec(model))
+            answerer = Answerer(store, "bench", links=lambda: "https://maps.example/m", encode=queries)
             answerer.latest_map()
+            queries("a first topic")  # the query process started and its model loaded, as after the first ask
             builds = WorkerProcess()
             job = BuildJob(database, None, "bench", PipelineParams(), EmbedderSpec(model), refit=True)
             builds.run(job)
@@ -84,12 +89,13 @@ def answer_times(result, docs, model: str | None, cache, repeats: int) -> dict[s
                     person = result.people[i % len(result.people)]
                     for text in COMMANDS:
                         start = time.perf_counter()
-                        answerer.answer(parse(text), Asker(person.person_id, person.name))
+                        answerer.answer(parse(asked(text, i)), Asker(person.person_id, person.name))
                         times[text].append(time.perf_counter() - start)
             finally:
                 stop.set()
                 worker.join()
                 builds.close()
+                queries.close()
                 sys.setswitchinterval(switch)
     return {text: {"p50": percentile_ms(t, 50), "p99": percentile_ms(t, 99), "rebuilds": rebuilds[0]}
             for text, t in times.items()}

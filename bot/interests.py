@@ -15,11 +15,12 @@ Two signals, blended:
 
 A person's score is their cosine plus ``WORDS_WEIGHT`` × their words' weight. Only people
 who match *well* are listed: who wrote one of the words, or whose cosine reaches the
-batch's ``floor``, the similarity reached by the top ``MATCH_SHARE`` (40 %) of pairs of
-people in this batch (as ``bot.closeness`` calibrates its words on the batch, since a cosine's scale
-depends on the model and the texts). A topic nobody reaches gets "nobody" rather than the
-least bad. Each person is quoted by the sentence of theirs that holds most of the topic's
-words, else most of their group's keywords.
+batch's ``floor``, the similarity reached by the top ``MATCH_SHARE`` (half) of pairs of
+people in this batch: closer to the topic than most people here are to one another (as
+``bot.closeness`` calibrates its words on the batch: a cosine's scale depends on the model
+and the texts). A topic nobody reaches gets "nobody" rather than the least bad. Each
+person is quoted by the sentence of theirs that holds most of the topic's words, else of
+their group's keywords, else the one that says most.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ WELCOME, INTRODUCTIONS, CHAT = "welcome", "introductions", "chat"
 BOT_NAME = "batchviz"
 REPLY_TIMEOUT = 300.0  # seconds; a refresh with the real model is the slowest reply
 DM_COMMANDS = ("help", "who's near me?", "near @**{other}**", "groups", "show group 2",
+               "who's into machine-checked mathematics?",
                "map", "status", "opt out", "opt in")
 MENTION = f"hey @**{BOT_NAME}** refresh please"
 

@@ -12,6 +12,7 @@ EXPECTED = {  # what each command's reply must contain
     "who's near me?": "Closest to @_**",
     "groups": "groups (",
     "show group 2": "**Group 2**",
+    "who's into machine-checked mathematics?": "machine-checked mathematics”",
     "map": "/map/main/",
     "status": "Introductions stored: 81",
     "opt out": "won't name you",
@@ -48,7 +49,7 @@ def test_transcript_every_command_gets_a_real_answer(capsys):
     output = capsys.readouterr().out
     replies = exchanges(output)
     near = [asked for asked in replies if asked.startswith("near @**")]
-    assert len(replies) == 10 and len(near) == 1
+    assert len(replies) == 11 and len(near) == 1
     assert replies[near[0]].startswith("Closest to @_**")
     for asked, fragment in EXPECTED.items():
         assert not replies[asked].startswith(ERRORS), (asked, replies[asked])
