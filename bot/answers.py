@@ -397,7 +397,8 @@ class Answerer:
             return "I can't refresh the map from here."
         return self.refresh(asker)
 
-    def answer_into(self, asker: Asker, topic: str) -> str:
+    def answer_into(self, asker: Asker, topic: str, everywhere: bool = False) -> str:
+        """This source's people into ``topic`` (``everywhere`` is the dispatcher's: ``bot.everywhere``)."""
         result = self.latest_map()
         if result is None:
             return self._no_map()

@@ -19,6 +19,8 @@ from bot.inert import md
 MAX_INPUT = 1000
 MAX_K = 20
 MAX_TOPIC = 200  # characters of a `who's into` topic
+NOT_EVERYWHERE = ("I can't look for your closest people across batches yet: say `near me` for yours, "
+                  "or `who's into <topic> everywhere` to search every batch you can read.")
 BOT_NAMES = ("batchviz",)
 
 
@@ -55,8 +57,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("near_me", (_ME + _K, r"neighbou?rs" + _K),
             "near me [k]", "the k people whose introductions are closest to yours (default 5, at most 20)"),
     Command("near", (_NEAR + r" (?P<who>.+)",), "near @**Name** [k]", "the same for someone else"),
-    Command("into", (_INTO + r" (?P<topic>.+)",), "who's into <topic>",
-            "the people whose introductions are about a topic (also `anyone into …`, `find …`, `who knows …`)"),
+    Command("into", (_INTO + r" (?P<topic>.+?)(?P<everywhere> everywhere| in (?:every|all) batch(?:es)?)?",), "who's into <topic>",
+            "the people whose introductions are about a topic (also `anyone into …`, `find …`, `who knows …`; "
+            "add `everywhere` to search every batch you can read)"),
     Command("clusters", (r"(?:clusters?|groups?)",), "groups", "every group, one line each: number, size, keywords"),
     Command("cluster", (r"(?:clusters?|groups?) (?P<rest>.+)",),
             "show group N", "one group: its keywords, members and the map link"),
@@ -167,13 +170,15 @@ def _parse_cluster(rest: str) -> tuple[dict, str | None]:
 def _arguments(name: str, found: re.Match) -> tuple[dict, str | None]:
     groups = found.groupdict()
     if name == "near_me":
+        if (groups.get("rest") or "").casefold() == "everywhere":
+            return {}, NOT_EVERYWHERE
         return _parse_k(groups.get("rest"), None)
     if name == "near":
         return _parse_person(groups["who"])
     if name == "cluster":
         return _parse_cluster(groups.get("rest") or "")
     if name == "into":
-        return {"topic": groups["topic"][:MAX_TOPIC]}, None
+        return {"topic": groups["topic"][:MAX_TOPIC], "everywhere": bool(groups.get("everywhere"))}, None
     return {}, None
 
 

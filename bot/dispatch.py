@@ -21,6 +21,7 @@ from typing import Callable
 from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
+from bot.everywhere import asks_everywhere, gather
 from bot.fairness import SLOW_DOWN, Admission, CommandRate, ConsentCooldown
 from bot.settings_parse import SettingsError
 from bot.zulip_io import ZulipIO, message_is_direct, message_is_stream
@@ -182,6 +183,8 @@ class Dispatcher:
         wait = self.consent_cooldown.wait_left(parsed.name, sender) if parsed.name in CONSENT_COMMANDS else 0
         if wait:
             return TOO_SOON.format(minutes=math.ceil(wait / 60))
+        if asks_everywhere(parsed):
+            return gather(parsed, asker, self.readable(sender), self.answerer_for)
         reply = self.answerer_for(source).answer(parsed, asker)
         if parsed.name in CONSENT_COMMANDS:
             self.on_consent()
@@ -203,6 +206,18 @@ class Dispatcher:
                     return source
         return self.sources[0]
 
+    def readable(self, user_id: int) -> list:
+        """The sources this person can read."""
+        return [source for source in self.sources if self.directory.can_read(user_id, source.stream)]
+
+    def sources_reached(self, message: dict) -> list:
+        """The sources a reply to this message may hold: every one the sender can read for
+        an `everywhere` question, else the one it asks about (decided from the message, so
+        a reply resent after a restart goes where it would have gone)."""
+        if asks_everywhere(parse(self.command_text(message) or "", (self.own_name,))):
+            return self.readable(int(message["sender_id"]))
+        return [self.source_for(message)]
+
     def deliver(self, message: dict, text: str, maybe_sent: bool = False) -> None:
         """Reply where the question was asked if the source may be read there, else by DM;
         exactly once (see `ZulipIO.send_stream`)."""
@@ -211,11 +226,11 @@ class Dispatcher:
             self.io.send_direct([sender], text, after, maybe_sent)
             return
         where, topic = str(message["display_recipient"]), message.get("subject", message.get("topic", ""))
-        source = self.source_for(message)
-        if self.directory.may_post(where, source.stream):
+        streams = [source.stream for source in self.sources_reached(message)]
+        if all(self.directory.may_post(where, stream) for stream in streams):
             self.io.send_stream(where, topic, text, after, maybe_sent)
             return
-        log.info("Answered user %s by DM: #%s is not only for readers of %s", sender, where, source.stream)
+        log.info("Answered user %s by DM: #%s is not only for readers of %s", sender, where, ", ".join(streams))
         self.io.send_direct([sender], text, after, maybe_sent)
         self.io.send_stream(where, topic, SENT_BY_DM, after, maybe_sent)
 

@@ -42,7 +42,7 @@ def ranked(spring, real_embedder, topic: str, mode: str = "blend", k: int = 3) -
 ])
 def test_the_ways_of_asking(text, topic):
     """Every way of asking parses to `into` with the topic; help lists the command."""
-    assert parse(text).name == "into" and parse(text).args == {"topic": topic}
+    assert parse(text).name == "into" and parse(text).args == {"topic": topic, "everywhere": False}
     assert "who's into <topic>" in help_text()
 
 
