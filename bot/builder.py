@@ -133,9 +133,7 @@ class WorkerProcess:
     def _pool_now(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_worker_started,
-                                                 initargs=(os.getpid(), logging.getLogger().level))
+                self._pool = spawn_one("Build worker")
             return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -151,12 +149,22 @@ class WorkerProcess:
             pool.shutdown(wait=True)
 
 
-def _worker_started(parent: int, level: int) -> None:
+def spawn_one(role: str, threads: int | None = None) -> ProcessPoolExecutor:
+    """A pool of one spawned process of the bot's own (builds; `who's into` topics:
+    ``bot.queries``), which logs "<role> <pid> started"; ``threads`` caps its maths libraries'."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(1, mp_context=context, initializer=_worker_started,
+                               initargs=(os.getpid(), logging.getLogger().level, role, threads))
+
+
+def _worker_started(parent: int, level: int, role: str, threads: int | None) -> None:
     """In the worker: log like the bot, leave stopping to the bot, exit when it is gone."""
+    if threads:  # before any maths library is imported here
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     logging.basicConfig(level=level, format=LOG_FORMAT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    log.info("Build worker %d started", os.getpid())
+    log.info("%s %d started", role, os.getpid())
     threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
 
 

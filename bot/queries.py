@@ -17,9 +17,6 @@ A bot given an embedder object (the tests) encodes in its own process instead:
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import signal
 import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
@@ -27,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from bot.builder import LOG_FORMAT, EmbedderSpec, _exit_with_parent
+from bot.builder import EmbedderSpec, spawn_one
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -109,9 +106,7 @@ class QueryProcess:
     def _pool_now(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_encoder_started,
-                                                 initargs=(os.getpid(), logging.getLogger().level))
+                self._pool = spawn_one("Query encoder", threads=1)  # a topic is tiny; the cores are the builds'
             return self._pool
 
     def close(self) -> None:
@@ -120,13 +115,3 @@ class QueryProcess:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-
-def _encoder_started(parent: int, level: int) -> None:
-    """In the encoder: one thread for the model (a query is tiny; the cores are the
-    build's), log like the bot, leave stopping to it, exit when it is gone."""
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
-    logging.basicConfig(level=level, format=LOG_FORMAT)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    log.info("Query encoder %d started", os.getpid())
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()

@@ -64,6 +64,18 @@
     say(number === null ? "Showing all groups." : "Showing only " + byNumber[number].name + ".");
   }
 
+  function personList(list, indices) {  // a button per person, which shows their card
+    list.textContent = "";
+    indices.forEach(function (j) {
+      var li = document.createElement("li"), b = document.createElement("button");
+      b.type = "button";
+      b.setAttribute("data-person", String(j));
+      b.textContent = people[j].name;
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+  }
+
   function card(i, personal) {
     var p = people[i], g = byNumber[p.group];
     $("bv-person-name").textContent = personal ? p.name + " (you)" : p.name;
@@ -72,16 +84,8 @@
     $("bv-person-intro").textContent = p.intro.split("\n").join(" ");
     var dm = $("bv-person-dm");
     if (p.dm) { dm.href = p.dm; dm.hidden = false; } else { dm.removeAttribute("href"); dm.hidden = true; }
-    var near = $("bv-person-near"), list = near.querySelector("ol");
-    list.textContent = "";
-    p.near.forEach(function (j) {
-      var li = document.createElement("li"), b = document.createElement("button");
-      b.type = "button";
-      b.setAttribute("data-person", String(j));
-      b.textContent = people[j].name;
-      li.appendChild(b);
-      list.appendChild(li);
-    });
+    var near = $("bv-person-near");
+    personList(near.querySelector("ol"), p.near);
     near.hidden = !personal || !p.near.length;
     $("bv-person").hidden = false;
   }
@@ -175,16 +179,8 @@
   }
 
   function showFound(query, found) {
-    var section = $("bv-found"), list = section.querySelector("ul");
-    list.textContent = "";
-    found.forEach(function (i) {
-      var li = document.createElement("li"), b = document.createElement("button");
-      b.type = "button";
-      b.setAttribute("data-person", String(i));
-      b.textContent = people[i].name;
-      li.appendChild(b);
-      list.appendChild(li);
-    });
+    var section = $("bv-found");
+    personList(section.querySelector("ul"), found);
     $("bv-found-title").textContent = found.length ? "Matching \u201c" + query + "\u201d (" + found.length + ")" : "";
     section.hidden = !found.length;
     var shown = gd.getAttribute("data-shown-group");
