@@ -29,7 +29,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import metrics, stability  # noqa: E402
+from benchmarks import interests, metrics, stability  # noqa: E402
 from benchmarks.common import (CATCH_ALL, BenchmarkError, cache_store, format_table, load_talks,  # noqa: E402
                                talk_documents, verdict)
 from benchmarks.configs import CONFIGS, bertopic_available  # noqa: E402
@@ -278,11 +278,12 @@ def available_configs() -> tuple[dict, str | None]:
                      "the targets that compare with it are skipped.")
 
 
-def evaluate_groups(groups: list[Group], configs: dict, args) -> tuple[list[dict], tuple[list, list]]:
-    """The results of every group and the stability tables, embedding through the benchmark's cache."""
+def evaluate_groups(groups: list[Group], configs: dict, args) -> tuple[list[dict], tuple[list, list], tuple[list, list]]:
+    """The results of every group, the stability tables and (with the fictional batches)
+    the `who's into` tables, embedding through the benchmark's cache."""
     from pipeline.embed import load_embedder
 
-    embedder, results, stable = load_embedder(args.model, max_tokens=args.max_tokens), [], ([], [])
+    embedder, results, stable, who = load_embedder(args.model, max_tokens=args.max_tokens), [], ([], []), ([], [])
     with cache_store(args.cache) as cache:
         for group in groups:
             print(f"{group.data} {group.regime}:", file=sys.stderr, flush=True)
@@ -290,18 +291,26 @@ def evaluate_groups(groups: list[Group], configs: dict, args) -> tuple[list[dict
         if args.stability:
             print("stability:", file=sys.stderr, flush=True)
             stable = stability.stability_tables(BATCH_DIR, args.stability, embedder, cache, args.seed)
-    return results, stable
+        if args.seeds:
+            print("who's into:", file=sys.stderr, flush=True)
+            who = interests.interest_tables(embedder, cache, BATCH_DIR)
+    return results, stable, who
 
 
-def report(groups: list[Group], results_by_group: list[dict], stable=([], [])) -> str:
-    """The measures table, the stability table, the targets table, and what failed where."""
+def report(groups: list[Group], results_by_group: list[dict], stable=([], []), who=([], [])) -> str:
+    """The measures table, the stability and `who's into` tables, the targets table, and
+    what failed where."""
     rows = [row for group, results in zip(groups, results_by_group)
             for row in table_rows(group.data, group.regime, results, len(group.samples))]
     stable_rows, stable_targets = stable
-    targets = quality_targets(groups, results_by_group) + stable_targets
+    who_rows, who_targets = who
+    targets = quality_targets(groups, results_by_group) + stable_targets + [[t[0], *t[1:2], "", *t[2:]] for t in who_targets]
     lines = [format_table(COLUMNS, rows), ""]
     if stable_rows:
         lines += [format_table(stability.COLUMNS, stable_rows), ""]
+    if who_rows:
+        lines += ["who's into <topic>, in other words than the group's (benchmarks/interests.py)",
+                  format_table(interests.COLUMNS, who_rows), ""]
     lines.append(format_table(["target", "data", "regime", "value", "target value", "result"], targets))
     for group, results in zip(groups, results_by_group):
         lines += [f"{name} failed in {result['failed']}/{len(group.samples)} {group.data} {group.regime} "
@@ -320,8 +329,8 @@ def main(argv=None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results, stable = evaluate_groups(groups, configs, args)
-    print(report(groups, results, stable))
+    results, stable, who = evaluate_groups(groups, configs, args)
+    print(report(groups, results, stable, who))
     return 0
 
 

@@ -243,6 +243,7 @@ def test_evaluate_small_run_prints_batches_stability_and_targets(tmp_path, capsy
     assert "batch/winter" in out and "held-out/harbour" in out and "batch/spring+1" in out
     assert "ARI >= 0.75 (tuned)" in out and "ARI >= 0.7 (held out)" in out
     assert "keyword phrase score" in out and "one added person: <=1 group changed" in out
+    assert "who's into P@3 (blend)" in out and "P@3 meaning" in out
 
 
 def test_a_model_the_onnx_backend_cannot_run_gets_no_torch_rows(capsys):
