@@ -52,7 +52,6 @@ class Match:
     index: int  # into MapResult.people
     score: float
     meaning: float  # cosine with the topic (0 when words only)
-    words: tuple[str, ...]  # the topic's terms (keys) this person wrote
 
 
 def terms_of(text: str) -> set[str]:
@@ -78,34 +77,35 @@ class TopicIndex:
         self.texts = texts
         self.floor = pair_floor(unit)
 
-    def word_scores(self, topic: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(each person's summed TF-IDF weight of the topic's terms, the TF-IDF columns of
-        those terms, their keys)."""
+    def word_scores(self, topic: str, rare_only: bool = True) -> np.ndarray:
+        """Each person's summed TF-IDF weight of the topic's terms (``rare_only``: of its
+        rare terms only)."""
         fitted = term_weights(self.texts) if len(self.texts) else None
         keys = np.array(sorted(terms_of(topic)), dtype=object)
         if fitted is None or not len(keys):
-            return np.zeros(len(self.texts)), np.zeros((len(self.texts), 0)), keys[:0]
+            return np.zeros(len(self.texts))
         vocabulary, tfidf, _forms = fitted
         at = np.searchsorted(vocabulary, keys)
         known = (at < len(vocabulary)) & (vocabulary[np.minimum(at, len(vocabulary) - 1)] == keys)
         columns = tfidf[:, at[known]].toarray()
-        rare = (columns > 0).sum(axis=0) <= max(2, RARE_SHARE * len(self.texts))
-        columns = columns[:, rare]
-        return columns.sum(axis=1), columns, keys[known][rare]
+        if rare_only:
+            columns = columns[:, (columns > 0).sum(axis=0) <= max(2, RARE_SHARE * len(self.texts))]
+        return columns.sum(axis=1)
 
     def rank(self, topic: str, vector: np.ndarray | None, k: int, keep: Callable[[int], bool],
              mode: str = "blend") -> list[Match]:
         """The ``k`` best people who match well and ``keep`` accepts, best first (ties to
-        the lower index). ``vector`` None: words only."""
+        the lower index). ``vector`` None: words only, every word that is not too common."""
         n = len(self.texts)
-        meaning = self.unit @ vector if vector is not None and mode != "words" else np.zeros(n)
-        words, columns, keys = self.word_scores(topic) if mode != "meaning" else (np.zeros(n), None, None)
+        by_meaning = vector is not None and mode != "words"
+        meaning = self.unit @ vector if by_meaning else np.zeros(n)
+        words = self.word_scores(topic, by_meaning) if mode != "meaning" else np.zeros(n)
         score = meaning + WORDS_WEIGHT * words
-        good = (words > 0) | ((meaning >= self.floor) & (vector is not None) & (mode != "words"))
-        order = [int(i) for i in np.lexsort((np.arange(n), -score)) if good[i]]
-        chosen = [i for i in order[:k + 64] if keep(i)][:k]  # a few spare for the opted out
-        return [Match(i, float(score[i]), float(meaning[i]),
-                      tuple(keys[columns[i] > 0]) if columns is not None else ()) for i in chosen]
+        good = (words > 0) | ((meaning >= self.floor) & by_meaning)
+        candidates = np.flatnonzero(good)
+        order = candidates[np.lexsort((candidates, -score[candidates]))]
+        chosen = [int(i) for i in order if keep(int(i))][:k]
+        return [Match(i, float(score[i]), float(meaning[i])) for i in chosen]
 
 
 _cached: list[tuple[np.ndarray, TopicIndex]] = []
@@ -128,11 +128,11 @@ def sentences(text: str) -> list[str]:
     return [s.strip(" -*•\t") for s in _SENTENCE_END.split(text) if s.strip(" -*•\t")]
 
 
-def quote(text: str, terms: set[str]) -> str:
-    """The short sentence of ``text`` that holds most of ``terms`` (keys), else the one
-    that says most (the most content words; not "Hi all!")."""
+def quote(text: str, terms: set[str], fallback: set[str] = frozenset()) -> str:
+    """The short sentence of ``text`` that holds most of ``terms`` (keys), else of
+    ``fallback``, else the one that says most (the most content words; not "Hi all!")."""
     parts = sentences(text) or [text]
-    said = [(len(terms & found), len(found)) for found in map(terms_of, parts)]
+    said = [(len(terms & found), len(fallback & found), len(found)) for found in map(terms_of, parts)]
     best = parts[max(range(len(parts)), key=lambda i: (said[i], -i))]
     return textwrap.shorten(best, QUOTE_CHARS, placeholder=" …")
 
@@ -151,10 +151,11 @@ def reply(result, matches: list[Match], topic: str, name_of: Callable[[int], str
         return (f"Nobody on this map wrote about “{asked}”, as far as I can tell. Try other words, "
                 "or say `groups` to see what people here are into.")
     lines = [f"Into “{asked}”{' (by the words people wrote)' if words_only else ''}:"]
+    asked_terms = terms_of(topic)
     for rank, match in enumerate(matches, 1):
-        doc, cluster = result.people[match.index], result.cluster_of(match.index)
-        terms = set(match.words) or {term_key(w) for w in (cluster.keywords if cluster else [])}
-        lines.append(f"{rank}. {name_of(match.index)} — “{md(quote(doc.text or doc.raw, terms))}”")
+        doc, cluster = result.people[match.index], result.clusters.get(int(result.labels[match.index]))
+        keywords = {term_key(w) for w in (cluster.keywords if cluster else [])}
+        lines.append(f"{rank}. {name_of(match.index)} — “{md(quote(doc.text or doc.raw, asked_terms, keywords))}”")
     if link and "://" in link:
         keys = [result.people[m.index].person_id for m in matches]
         lines.append(f"[See them on the map]({find_link(link, topic, keys)})")

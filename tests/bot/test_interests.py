@@ -53,8 +53,8 @@ def test_meaning_finds_a_group_in_other_words(spring, real_embedder):
 
 
 def test_a_rare_word_is_found_by_its_words(spring, real_embedder):
-    """Only Ines wrote "Lisp": the model alone finds nobody near enough; the blend finds her."""
-    assert ranked(spring, real_embedder, "Lisp", "meaning") == []
+    """Only Ines wrote "Lisp": the model alone puts other compiler people first; the blend, her."""
+    assert [doc.name for doc in ranked(spring, real_embedder, "Lisp", "meaning")][:1] != ["Ines Carvalho"]
     assert [doc.name for doc in ranked(spring, real_embedder, "Lisp")][:1] == ["Ines Carvalho"]
 
 
