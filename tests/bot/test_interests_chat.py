@@ -68,4 +68,5 @@ def test_everywhere_searches_only_the_batches_the_asker_can_read(realm, make_set
     assert "In #**welcome>introductions**" in reply and "In #**secret>intros**" in reply and mention(carol) in reply
     server.send_stream_message(realm.alice, "general", "chat", "@**Map Bot** who's into rust everywhere")
     wait_for(lambda: len(replies_to(realm, realm.alice)) == 2, timeout=60, what="Alice's second answer, by DM")
+    wait_for(lambda: stream_posts(realm, "general"), timeout=30, what="the note in #general that the answer went by DM")
     assert stream_posts(realm, "general") == [SENT_BY_DM] and mention(carol) in replies_to(realm, realm.alice)[1]
