@@ -16,7 +16,7 @@ def stream_posts(realm, stream: str) -> list[str]:
 
 
 def mention(person) -> str:
-    return f"@_**{person.full_name}|{person.user_id}**"
+    return f"@_**|{person.user_id}**"  # a silent mention by id; Zulip shows the current name
 
 
 def built(bot, wait_for, counts: dict[str, int]) -> None:
