@@ -181,3 +181,27 @@ def changed_groups(before, after, keep: int | None = None) -> int:
     changed = sum(len(old[i] ^ new[pairs[i]]) > 1 if i in pairs else len(old[i]) > 1 for i in range(len(old)))
     unmatched = set(range(len(new))) - set(cols)
     return changed + sum(len(new[j]) > 1 for j in unmatched)
+
+
+def refit_changes(before: list[set], after: list[set], person, min_jaccard: float = 0.5) -> int:
+    """Groups (sets of person ids) that changed between two maps, apart from ``person``'s own.
+
+    ``person`` (the one who edited or left) is taken out of every group first. Groups are
+    matched one-to-one by Jaccard overlap (``linear_sum_assignment``), a pair counting only
+    from ``min_jaccard`` on. A group of ``before`` other than ``person``'s is changed when
+    it has no match or its match holds anyone else; a group of ``after`` other than
+    ``person``'s with no match (a new group) is changed too.
+    """
+    own = lambda groups: [person in g for g in groups]  # noqa: E731
+    before_own, after_own = own(before), own(after)
+    old = [set(g) - {person} for g in before]
+    new = [set(g) - {person} for g in after]
+    pairs: dict[int, int] = {}
+    if old and new:
+        overlap = np.array([[len(a & b) / len(a | b) if a | b else 0.0 for b in new] for a in old])
+        rows, cols = linear_sum_assignment(overlap, maximize=True)
+        pairs = {r: c for r, c in zip(rows, cols) if overlap[r, c] >= min_jaccard}
+    changed = sum(1 for i, group in enumerate(old)
+                  if not before_own[i] and (i not in pairs or new[pairs[i]] != group))
+    matched = set(pairs.values())
+    return changed + sum(1 for j in range(len(new)) if not after_own[j] and j not in matched and new[j])

@@ -41,6 +41,10 @@ in ``layout_reason``):
   so the map never drifts far from what a fit would draw. The adaptive sizes
   (``resolved``) stay those of the fit.
 
+A full fit after ``previous`` keeps ``previous``'s groups unless the fresh ones are clearly
+better (``pipeline.anchor``; ``params["resolved"]["groups_held"]`` says which): one edit
+or removal no longer reshuffles the batch.
+
 And if the placing fails, the build fits afresh ("the newcomers could not be placed"):
 UMAP's ``transform`` gives a newcomer with no neighbour in the fit no place (NaN), or
 raises when no newcomer has one; and once, in CI, it gave NaN to a newcomer whose text
@@ -57,16 +61,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.anchor import SAME_VECTOR, VOTE_K, Carried, adopted, carried_over, held_partition  # noqa: F401
 from pipeline.cluster import Clusterer
-from pipeline.neighbours import normalised
 from pipeline.reduce import Reducer
 from pipeline.result import NOISE
 
 MAX_PLACED_SHARE = 0.05  # newcomers placed without a fit, as a share of the people fitted
 FIT_PARAMS = ("components", "cluster_components", "n_neighbors", "min_dist", "min_cluster_size",
               "min_samples", "random_state")
-SAME_VECTOR = 1e-4  # this close, an embedding is the same text (re-encoded in another batch: rounding)
-VOTE_K = 5  # nearest people whose groups a newcomer left out by the clustering may join
 MAX_STATES = 4  # maps remembered (the latest of each source); a fit holds its embeddings and kNN graph
 
 _LOCK = threading.Lock()
@@ -118,25 +120,33 @@ def layout(ids: list[str], embeddings: np.ndarray, resolved: dict, previous, par
         if placed is not None:
             return placed
         reason = "the newcomers could not be placed"
-    return fit(embeddings, resolved, params, model_id, timer, reason)
+    carried = carried_over(ids, embeddings, previous) if params.stable_refit else None
+    return fit(embeddings, resolved, params, model_id, timer, reason, carried)
 
 
-def fit(embeddings: np.ndarray, resolved: dict, params, model_id: str, timer, reason: str) -> Layout:
-    """The full layout: UMAP for the clustering space, HDBSCAN, UMAP for the picture."""
+def fit(embeddings: np.ndarray, resolved: dict, params, model_id: str, timer, reason: str,
+        carried: Carried | None = None) -> Layout:
+    """The full layout: UMAP for the clustering space, HDBSCAN, UMAP for the picture; the
+    ``carried`` groups of the previous map kept unless the fresh ones are clearly better
+    (``pipeline.anchor``)."""
     with timer("reduce_clusters"):
         cluster_reducer = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0)
         space = cluster_reducer.fit_transform(embeddings)
     with timer("cluster"):
         clusterer = _cluster(space, embeddings, resolved, params)
+        labels, held = clusterer.labels_, False
+        if carried is not None:
+            labels, held = held_partition(carried, labels, embeddings, resolved["min_cluster_size"])
     with timer("reduce_picture"):
         picture = _reducer(params.components, resolved, params, min_dist=params.min_dist)
         coords = picture.fit_transform(embeddings)
     record = {"layout": picture.method_, "selection": clusterer.selection_, "layout_update": "fit",
-              "layout_reason": reason}
+              "layout_reason": reason, "groups_held": held}
     fitted = Fit(signature(params, model_id), cluster_reducer, picture, dict(resolved), len(embeddings))
     placeable = cluster_reducer.method_ == picture.method_ == "umap"
     state = State(fitted, space, 0) if placeable else None
-    return Layout(coords, clusterer.labels_, clusterer.notice_, record, state)
+    notice = None if held and np.any(labels != NOISE) else clusterer.notice_
+    return Layout(coords, labels, notice, record, state)
 
 
 def _cluster(space: np.ndarray, embeddings: np.ndarray, resolved: dict, params) -> Clusterer:
@@ -208,23 +218,6 @@ def place(p: Plan, embeddings: np.ndarray, timer) -> Layout | None:
               "layout_update": "transform", "layout_reason": "placed", "fitted_on": fitted.fitted_on, "placed": placed}
     labels = adopted(clusterer.labels_, embeddings, p.new)
     return Layout(coords, labels, clusterer.notice_, record, State(fitted, space, placed))
-
-
-def adopted(labels: np.ndarray, embeddings: np.ndarray, newcomers) -> np.ndarray:
-    """``labels`` with each newcomer the clustering left out (``NOISE``) put in the group of
-    more than half of their ``VOTE_K`` nearest others by cosine (O(n·d) a newcomer)."""
-    labels = np.array(labels)
-    unit = normalised(embeddings)
-    for row in np.asarray(newcomers, dtype=np.int64):
-        if labels[row] != NOISE or len(unit) <= VOTE_K:
-            continue
-        similarity = unit @ unit[row]
-        similarity[row] = -np.inf
-        nearest = np.argpartition(-similarity, VOTE_K)[:VOTE_K]
-        groups, counts = np.unique(labels[nearest][labels[nearest] != NOISE], return_counts=True)
-        if len(counts) and counts.max() > VOTE_K // 2:
-            labels[row] = groups[np.argmax(counts)]
-    return labels
 
 
 def placed_in(reducer: Reducer, rows: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ class PipelineParams:
     top_keywords: int = 6
     neighbours_k: int = 5
     random_state: int = 42
+    stable_refit: bool = True  # a full refit starts from the previous map (pipeline.anchor)
 
     def as_dict(self) -> dict:
         return asdict(self)
