@@ -3,8 +3,10 @@
 - ``batchviz``: ``build_map`` with default ``PipelineParams`` (only ``top_keywords`` raised
   to 10, so keyword diversity is measured on ten per cluster like the others), fed from
   the embedding cache so nothing is embedded again.
-- ``bertopic``: BERTopic with its defaults, given the embeddings and the same
-  sentence-transformer; its UMAP is BERTopic's default one with a seed added.
+- ``bertopic``: BERTopic as its documentation recommends for topic names (English stop
+  words removed by its ``CountVectorizer``, ``ClassTfidfTransformer(reduce_frequent_words=True)``),
+  given the embeddings and the same sentence-transformer; its UMAP is BERTopic's default
+  one with a seed added.
 - ``original``: the seed script: UMAP (n_neighbors=2, min_dist=0.99, cosine, 2-D), HDBSCAN
   (min_cluster_size=2, 'eom') on that 2-D layout, c-TF-IDF keywords of those clusters.
 
@@ -51,12 +53,15 @@ def bertopic_available() -> bool:
 
 
 def run_bertopic(docs, embeddings, embedder, cache, seed: int) -> Run:
-    """BERTopic's defaults on the same embeddings (its default UMAP, seeded)."""
+    """BERTopic on the same embeddings: its default UMAP (seeded), stop words removed and
+    frequent words reduced, as its documentation recommends for topic representations."""
     if not bertopic_available():
         raise BenchmarkError("bertopic is not installed: pip install -e '.[bench]'")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from bertopic import BERTopic
+        from bertopic.vectorizers import ClassTfidfTransformer
+        from sklearn.feature_extraction.text import CountVectorizer
         from umap import UMAP
 
         umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
@@ -64,7 +69,9 @@ def run_bertopic(docs, embeddings, embedder, cache, seed: int) -> Run:
         sentence_model = None  # the SentenceTransformer itself (the hashing embedder has none)
         if isinstance(embedder, SentenceTransformerEmbedder):
             sentence_model = SentenceTransformerEmbedder(embedder.model, backend="torch").load().model
-        model = BERTopic(embedding_model=sentence_model, umap_model=umap_model)
+        model = BERTopic(embedding_model=sentence_model, umap_model=umap_model,
+                         vectorizer_model=CountVectorizer(stop_words="english"),
+                         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True))
         topics, _ = model.fit_transform([d.text for d in docs], embeddings=np.asarray(embeddings))
     labels = np.asarray(topics, dtype=int)
     keywords = {int(t): [w for w, _ in (model.get_topic(int(t)) or []) if w]

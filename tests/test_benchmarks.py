@@ -219,6 +219,41 @@ def test_changed_groups_by_hand():
     assert metrics.changed_groups(before, np.array([-1] * 7)) == 2
 
 
+
+# ---- refits and the keyword judge (issue 23) ----------------------------------------------
+def test_refit_changes_by_hand():
+    """Groups changed apart from the editor's own, matched by Jaccard >= 0.5."""
+    a, b, c = {"a1", "a2", "a3"}, {"b1", "b2", "b3"}, {"c1", "c2", "c3", "x"}
+    assert metrics.refit_changes([a, b, c], [a, b, c - {"x"}], "x") == 0  # the editor left their group
+    assert metrics.refit_changes([a, b, c], [a | {"x"}, b, c - {"x"}], "x") == 0  # ... and joined another
+    assert metrics.refit_changes([a, b, c], [a | {"b1"}, b - {"b1"}, c], "x") == 2  # b1 moved: two groups changed
+    assert metrics.refit_changes([a, b, c], [a | b, c], "x") == 2  # merged: a and b both lost their match
+    assert metrics.refit_changes([a, b, c], [a, b, c, {"d1", "d2"}], "x") == 1  # a new group
+    assert metrics.refit_changes([a, b, c], [a, b | c], "x") == 1  # c (the editor's) merged into b: b changed
+
+
+class _WordEmbedder:
+    """Embeds a text as counts of a few words: enough to tell the topic names apart."""
+
+    WORDS = ("game", "music", "compilers", "future")
+
+    def encode(self, texts):
+        return np.array([[t.lower().count(w) + 1e-3 for w in self.WORDS] for t in texts], dtype=float)
+
+
+def test_keyword_judge_by_hand(monkeypatch):
+    """A group named like its topic is guessed right; a group named by generic words is not."""
+    from benchmarks import judge
+
+    monkeypatch.setattr(judge, "TOPICS", {"games": "game development", "music": "music making",
+                                          "compilers": "compilers"})
+    labels = np.array([1, 1, 1, 2, 2, 3, 3, -1])
+    truth = np.array(["games", "games", "music", "music", "music", "compilers", "compilers", "games"])
+    keywords = {1: ["game engine", "game jams"], 2: ["music", "synths"], 3: ["future", "cases"]}
+    assert judge.judge_score(keywords, labels, truth, _WordEmbedder()) == pytest.approx(5 / 7)
+    assert judge.generic_named(keywords) == 1 and judge.generic_share(keywords) == pytest.approx(2 / 6)
+
+
 def test_small_plan_holds_the_batches_with_the_held_out_one_apart():
     """--only small: the demo and every fictional batch (seeds times), no pyvideo; heldout_ is apart."""
     args = evaluate.parse_args(["--only", "small", "--seeds", "2"])
@@ -236,14 +271,15 @@ def test_small_plan_holds_the_batches_with_the_held_out_one_apart():
 @pytest.mark.slow
 def test_evaluate_small_run_prints_batches_stability_and_targets(tmp_path, capsys):
     """A tiny --only small run (hashing embedder): batch rows, the stability table, the ARI targets."""
-    code = evaluate.main(["--only", "small", "--seeds", "1", "--stability", "2", "--model", "hashing",
-                          "--cache", str(tmp_path)])
+    code = evaluate.main(["--only", "small", "--seeds", "1", "--stability", "2", "--refit", "1",
+                          "--model", "hashing", "--cache", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     assert "batch/winter" in out and "held-out/harbour" in out and "batch/spring+1" in out
     assert "ARI >= 0.75 (tuned)" in out and "ARI >= 0.7 (held out)" in out
     assert "keyword phrase score" in out and "one added person: <=1 group changed" in out
     assert "who's into P@3 (blend)" in out and "P@3 meaning" in out
+    assert "refit: <=1 other group changed, groups +-1 (old)" in out and "keyword judge >= 0.9" in out
 
 
 def test_a_model_the_onnx_backend_cannot_run_gets_no_torch_rows(capsys):
