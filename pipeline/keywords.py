@@ -32,10 +32,10 @@ What a group is called, in ``ctfidf``:
   the members who wrote the term wrote that phrase (``pipeline.phrases.ABSORB``): "proof" by "proof
   assistant", "operating" by "operating systems"; the phrase takes the better rank of the
   two. A term most writers use on its own ("rust") stays.
-- **No fragments**: a keyword whose words are all in a better-ranked one is dropped
-  ("learning" after "machine learning", "types" after "type"), and a longer phrase replaces
-  a shorter one it contains.
-- **A specific name**: the first keyword (the group's name) is not a single word of
+- **No fragments**: a keyword whose words are all in a better-ranked one is dropped ("learning"
+  after "machine learning", "types" after "type"); a longer phrase replaces one it contains.
+- **A specific name**: a term only of ``EMPTY_WORDS`` ("cases", "next steps") is never a
+  keyword, and the first keyword (the group's name) is not a single word of
   ``GENERIC_WORDS`` ("app", "data", "type") while another keyword is more specific.
 """
 
@@ -50,7 +50,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.result import NOISE
 from pipeline.phrases import absorbed, ngrams, phrases, select, singular, term_key  # noqa: F401 (re-exported)
-from pipeline.stopwords import GENERIC_WORDS, tokens
+from pipeline.stopwords import GENERIC_WORDS, names_nothing, tokens
 
 MIN_SUPPORT = 2  # members who must write a keyword (a third of a smaller group)
 CROSS_CLUSTER_PENALTY = 0.5  # share of a term's best score in another cluster taken off
@@ -174,7 +174,7 @@ def phrase_ranking(terms, scores: np.ndarray, counts: np.ndarray, support: int) 
     for i, j in stand_in.items():
         best[j] = max(best.get(j, -np.inf), scores[i])
     ranked = sorted(best, key=lambda j: (-best[j], j))
-    return [terms[j] for j in ranked]
+    return [terms[j] for j in ranked if not names_nothing(terms[j])]
 
 
 def specific_first(keywords: list[str]) -> list[str]:

@@ -8,7 +8,8 @@ the place, feelings about joining, vague verbs, adjectives and nouns of wanting 
 ("you're", "I've", "dont"). A few of scikit-learn's words ("computer", "systems") are
 kept, and so is "learning" (as in machine learning): here they are interests. The little
 words of Spanish, Portuguese, French, Italian and German are stop words too
-(``OTHER_LANGUAGES``). ``GENERIC_WORDS`` are words too broad to be a group's name alone.
+(``OTHER_LANGUAGES``). ``GENERIC_WORDS`` are words too broad to be a group's name alone, ``EMPTY_WORDS`` words
+that are never a keyword alone.
 The list is made on first use, so importing this module (the chat path does) does not
 import scikit-learn.
 """
@@ -82,6 +83,34 @@ GENERIC_WORDS = frozenset({
     "technology", "library", "libraries",
 })
 
+# words that name no topic on their own (never a keyword alone; inside a phrase they stay:
+# "test cases", "time series", "next steps"). They are the words any text uses whatever it
+# is about, by kind: time ("future", "minutes"), amount and degree ("faster", "simple",
+# "many"), judgement ("important", "powerful"), the parts of an argument or a process
+# ("cases", "steps", "need", "example", "approach", "tied"), and what talk descriptions
+# say about themselves ("talk", "tutorial", "attendees"). Found on 100 pyvideo talks,
+# where groups were named "python, faster, directory, tied, cases, future" and "…, manual,
+# steps, minutes"; c-TF-IDF cannot see them, as two writers in one small group make any
+# word look distinctive.
+EMPTY_WORDS = frozenset({
+    "future", "past", "present", "minute", "minutes", "hour", "hours", "second", "seconds", "moment", "recent",
+    "soon", "later", "early", "late", "often", "sometimes", "next", "last", "long", "ago", "now", "nowadays",
+    "fast", "faster", "fastest", "slow", "slower", "quick", "quickly", "simple", "simpler", "simplest", "easy",
+    "easier", "easily", "hard", "harder", "many", "lot", "lots", "few", "large", "larger", "huge", "high", "higher",
+    "low", "lower", "entire", "whole", "full", "fully", "number", "numbers", "amount", "single", "multiple",
+    "best", "important", "interesting", "useful", "powerful", "common", "typical", "general", "specific",
+    "particular", "main", "key", "major", "basic", "basics", "advanced", "modern", "popular", "efficient",
+    "effective", "efficiently", "successful", "right", "wrong", "true", "possible", "available", "existing",
+    "case", "cases", "step", "steps", "need", "needs", "needed", "require", "requires", "required", "example",
+    "examples", "approach", "approaches", "way", "part", "parts", "set", "sets", "issue", "issues", "problem",
+    "problems", "solution", "solutions", "question", "questions", "answer", "answers", "result", "results",
+    "change", "changes", "level", "levels", "point", "points", "side", "end", "order", "tied", "related",
+    "involved", "including", "given", "manual", "tips", "tricks", "idea", "ideas", "overview", "options",
+    "talk", "talks", "tutorial", "session", "presentation", "attendees", "audience", "speaker", "slides",
+    "discuss", "discussed", "explain", "explained", "cover", "covered", "covers", "show", "shows", "shown",
+    "look", "looks", "walk", "present", "presented", "introduce", "introduced", "demonstrate", "learnt",
+})
+
 # scikit-learn's list has a few words that are real interests in a programmers' community
 TOPICAL = {"computer", "systems"}
 
@@ -119,3 +148,8 @@ def is_content(word: str) -> bool:
 def tokens(text: str) -> list[str]:
     """Lowercased words of ``text`` without stop words, numbers or single letters."""
     return [w for w in words(text) if is_content(w)]
+
+
+def names_nothing(term: str) -> bool:
+    """Whether ``term`` is made only of ``EMPTY_WORDS`` ("future", "next steps"): it names no topic."""
+    return all(word in EMPTY_WORDS for word in term.split())

@@ -257,3 +257,15 @@ def test_sparse_scores_are_the_dense_formulas_entry_for_entry():
     stored = dense > 0
     assert np.array_equal(penalised.toarray()[stored], (expected - CROSS_CLUSTER_PENALTY * other_best)[stored])
     assert penalised[3, 0] == scores[3, 0] > 0
+
+
+def test_words_that_name_no_topic_are_never_a_keyword_alone():
+    """"future", "steps", "faster" shared by every member are not keywords; inside a phrase
+    ("test cases") such a word stays."""
+    texts = {0: ["The future of compilers: test cases, next steps. Faster!",
+                 "Compilers in the future, with test cases. Faster builds, next steps.",
+                 "Compilers: next steps and the future. Test cases, faster"],
+             1: ["Gardening and tomatoes.", "Gardening with tomatoes.", "Tomatoes, gardening."]}
+    named = ctfidf_keywords(texts, top_n=6)
+    assert "compilers" in named[0] and "test cases" in named[0], named
+    assert not {"future", "next steps", "steps", "faster"} & set(named[0]), named
