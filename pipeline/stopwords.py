@@ -108,7 +108,7 @@ EMPTY_WORDS = frozenset({
     "involved", "including", "given", "manual", "tips", "tricks", "idea", "ideas", "overview", "options",
     "talk", "talks", "tutorial", "session", "presentation", "attendees", "audience", "speaker", "slides",
     "discuss", "discussed", "explain", "explained", "cover", "covered", "covers", "show", "shows", "shown",
-    "look", "looks", "walk", "present", "presented", "introduce", "introduced", "demonstrate", "learnt",
+    "look", "looks", "walk", "presented", "introduce", "introduced", "demonstrate", "learnt",
 })
 
 # scikit-learn's list has a few words that are real interests in a programmers' community
