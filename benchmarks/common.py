@@ -92,8 +92,8 @@ class Stopwatch:
 
 def verdict(value, target, at_most: bool = True) -> str:
     """PASS when ``value`` is within ``target`` (at most, or at least), MISS otherwise."""
-    if value is None or target is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
+    if value is None or target is None or any(isinstance(v, float) and np.isnan(v) for v in (value, target)):
+        return "n/a"  # nothing to compare (e.g. BERTopic formed no group, so it has no keyword judge)
     return "PASS" if (value <= target if at_most else value >= target) else "MISS"
 
 

@@ -79,6 +79,7 @@ def test_table_and_verdicts():
     """Targets read the right way round, and the table lines up its columns."""
     assert verdict(1.0, 2.0) == "PASS" and verdict(3.0, 2.0) == "MISS"
     assert verdict(3.0, 2.0, at_most=False) == "PASS" and verdict(float("nan"), 2.0) == "n/a"
+    assert verdict(1.0, float("nan"), at_most=False) == "n/a"  # nothing to compare with
     lines = format_table(["name", "value"], [["x", 0.12345], ["longer", None]]).splitlines()
     assert lines[0].index("value") == lines[2].index("0.123") == len("longer") + 2
     assert lines[3].endswith("-")
