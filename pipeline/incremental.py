@@ -41,9 +41,10 @@ in ``layout_reason``):
   so the map never drifts far from what a fit would draw. The adaptive sizes
   (``resolved``) stay those of the fit.
 
-A full fit after ``previous`` keeps ``previous``'s groups unless the fresh ones are clearly
-better (``pipeline.anchor``; ``params["resolved"]["groups_held"]`` says which): one edit
-or removal no longer reshuffles the batch.
+Either way, a build after ``previous`` keeps ``previous``'s groups unless the fresh ones
+are clearly better (``pipeline.anchor``; ``params["resolved"]["groups_held"]`` says which):
+one edit or removal no longer reshuffles the batch, and a placing after a held refit does
+not bring back the groups that refit turned down.
 
 And if the placing fails, the build fits afresh ("the newcomers could not be placed"):
 UMAP's ``transform`` gives a newcomer with no neighbour in the fit no place (NaN), or
@@ -61,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.anchor import SAME_VECTOR, VOTE_K, Carried, adopted, carried_over, held_partition  # noqa: F401
+from pipeline.anchor import SAME_VECTOR, VOTE_K, adopted, carried_over, held_partition  # noqa: F401
 from pipeline.cluster import Clusterer
 from pipeline.reduce import Reducer
 from pipeline.result import NOISE
@@ -113,40 +114,38 @@ def signature(params, model_id: str) -> tuple:
 def layout(ids: list[str], embeddings: np.ndarray, resolved: dict, previous, params, model_id: str,
            refit: bool, timer) -> Layout:
     """The build's layout: the newcomers placed on ``previous``'s fit when the rule allows
-    and the placing succeeds, else a full fit."""
+    and the placing succeeds, else a full fit; ``previous``'s groups kept unless the new
+    ones are clearly better (``params.stable_refit``)."""
     placement, reason = plan(ids, embeddings, previous, params, model_id, refit)
-    if placement is not None:
-        placed = place(placement, embeddings, timer)
-        if placed is not None:
-            return placed
+    made = place(placement, embeddings, timer) if placement is not None else None
+    if placement is not None and made is None:
         reason = "the newcomers could not be placed"
+    if made is None:
+        made = fit(embeddings, resolved, params, model_id, timer, reason)
     carried = carried_over(ids, embeddings, previous) if params.stable_refit else None
-    return fit(embeddings, resolved, params, model_id, timer, reason, carried)
+    if carried is not None:
+        size = made.record.get("min_cluster_size", resolved["min_cluster_size"])  # a placing's: the fit's
+        made.raw_labels, made.record["groups_held"] = held_partition(carried, made.raw_labels, embeddings, size)
+        made.notice = None if np.any(made.raw_labels != NOISE) else made.notice
+    return made
 
 
-def fit(embeddings: np.ndarray, resolved: dict, params, model_id: str, timer, reason: str,
-        carried: Carried | None = None) -> Layout:
-    """The full layout: UMAP for the clustering space, HDBSCAN, UMAP for the picture; the
-    ``carried`` groups of the previous map kept unless the fresh ones are clearly better
-    (``pipeline.anchor``)."""
+def fit(embeddings: np.ndarray, resolved: dict, params, model_id: str, timer, reason: str) -> Layout:
+    """The full layout: UMAP for the clustering space, HDBSCAN, UMAP for the picture."""
     with timer("reduce_clusters"):
         cluster_reducer = _reducer(resolved["cluster_components"], resolved, params, min_dist=0.0)
         space = cluster_reducer.fit_transform(embeddings)
     with timer("cluster"):
         clusterer = _cluster(space, embeddings, resolved, params)
-        labels, held = clusterer.labels_, False
-        if carried is not None:
-            labels, held = held_partition(carried, labels, embeddings, resolved["min_cluster_size"])
     with timer("reduce_picture"):
         picture = _reducer(params.components, resolved, params, min_dist=params.min_dist)
         coords = picture.fit_transform(embeddings)
     record = {"layout": picture.method_, "selection": clusterer.selection_, "layout_update": "fit",
-              "layout_reason": reason, "groups_held": held}
+              "layout_reason": reason}
     fitted = Fit(signature(params, model_id), cluster_reducer, picture, dict(resolved), len(embeddings))
     placeable = cluster_reducer.method_ == picture.method_ == "umap"
     state = State(fitted, space, 0) if placeable else None
-    notice = None if held and np.any(labels != NOISE) else clusterer.notice_
-    return Layout(coords, labels, notice, record, state)
+    return Layout(coords, clusterer.labels_, clusterer.notice_, record, state)
 
 
 def _cluster(space: np.ndarray, embeddings: np.ndarray, resolved: dict, params) -> Clusterer:

@@ -58,6 +58,18 @@ def test_an_edit_then_full_refit_changes_no_other_group(winter, real_embedder, r
     assert after.labels[ids.index(person)] not in set(after.labels[mates]) - {NOISE}
 
 
+def test_the_next_build_after_a_held_refit_keeps_the_held_groups(winter, real_embedder):
+    """A build after a refit that held its groups (the same people: nothing to fit, the map
+    is placed on that refit's fit and clustered again) does not bring back the groups the
+    refit turned down."""
+    docs, before = winter
+    changed = _edited(docs, 0)
+    held = build_map(changed, PARAMS, real_embedder, previous=before, refit=True)
+    again = build_map(changed, PARAMS, real_embedder, previous=held)
+    assert again.params["resolved"]["layout_update"] == "transform"
+    assert np.array_equal(again.labels, held.labels)
+
+
 def test_a_removal_then_full_refit_keeps_every_other_group(winter, real_embedder):
     """Someone leaves: the groups they were not in are the same sets of people, and the
     number of groups changes by at most one."""
