@@ -1,4 +1,5 @@
-"""A full refit after one edit or removal keeps everyone else's groups (pipeline/anchor.py)."""
+"""A full refit after one edit or removal keeps everyone else's groups (pipeline/anchor.py), and a
+fit leaves out no one whose nearest people are mostly one group."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -105,3 +106,17 @@ def test_the_previous_groups_hold_against_a_fresh_fit_about_as_good():
     carried[0] = NOISE
     labels, held = held_partition(Carried(carried, np.array([0])), fresh, vectors, 3)
     assert held and np.array_equal(labels, truth)
+
+
+def test_a_full_fit_leaves_out_no_one_whose_nearest_are_mostly_one_group(real_embedder):
+    """Everyone in no group after a fit has no group holding more than half of their five
+    nearest others (cosine): HDBSCAN's border people join the group around them."""
+    docs = read_csv(WINTER.with_name("autumn.csv"))
+    result = build_map(docs, PARAMS, real_embedder, refit=True)
+    unit = result.embeddings / np.linalg.norm(result.embeddings, axis=1, keepdims=True)
+    for row in np.flatnonzero(result.labels == NOISE):
+        similarity = unit @ unit[row]
+        similarity[row] = -np.inf
+        nearest = result.labels[np.argsort(-similarity)[:5]]
+        counts = np.unique(nearest[nearest != NOISE], return_counts=True)[1]
+        assert counts.max(initial=0) <= 2, (docs[row].name, nearest)
