@@ -27,7 +27,7 @@ def quality_targets(groups: list, results_by_group: list[dict]) -> list[list]:
     """[target, data, regime, value, target value, PASS/MISS] for batchviz in every group."""
     rows = []
     for group, results in zip(groups, results_by_group):
-        value = lambda key, config="batchviz": mean_of(results, config, key)
+        value = lambda key, config="batchviz": mean_of(results, config, key)  # noqa: E731
         checks = []
         if "bertopic" in results:
             checks += [("ARI >= BERTopic", value("ari"), value("ari", "bertopic"), False),
