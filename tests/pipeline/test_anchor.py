@@ -42,7 +42,7 @@ def _edited(docs, row: int):
     return [replace(d, text=other.text, raw=other.text) if i == row else d for i, d in enumerate(docs)]
 
 
-@pytest.mark.parametrize("row", [0, 20])
+@pytest.mark.parametrize("row", [0])
 def test_an_edit_then_full_refit_changes_no_other_group(winter, real_embedder, row):
     """Editing one intro to another group's topic and refitting in full: every group the
     editor was in neither before nor after keeps exactly its people, the number of groups
