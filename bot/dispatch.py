@@ -32,6 +32,9 @@ NOT_ALLOWED = ("Sorry, I only answer people who can read {where}, where the intr
                "I map are posted.")
 UNNAMED_SOURCE = "the stream"  # a source named only to whoever may know it exists (issue 21.10)
 CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
+# Opting out is never refused: whoever lost access (taken off the stream, made a guest, a
+# source whose history is protected) may still have data stored. Opting in needs access.
+ALWAYS_ALLOWED = frozenset({"opt_out"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
 TOO_SOON = ("You opted in a moment ago; to keep the map from rebuilding again and again, you "
             "can opt in again in {minutes} minute(s). (`opt out` always works.)")
@@ -173,12 +176,12 @@ class Dispatcher:
     def answer(self, message: dict, text: str) -> str:
         source = self.source_for(message)
         sender = int(message["sender_id"])
-        if not self.directory.can_read(sender, source.stream):
+        parsed = parse(text, (self.own_name,))
+        if parsed.name not in ALWAYS_ALLOWED and not self.directory.can_read(sender, source.stream):
             log.info("Refused a command from user %s: cannot read %s", sender, source.stream)
             where = source.describe() if self.directory.may_know(sender, source.stream) else UNNAMED_SOURCE
             return NOT_ALLOWED.format(where=where)
         asker = Asker(str(sender), message.get("sender_full_name", ""), message.get("sender_email", ""))
-        parsed = parse(text, (self.own_name,))
         log.info("Command %s from user %s", parsed.name, sender)
         wait = self.consent_cooldown.wait_left(parsed.name, sender) if parsed.name in CONSENT_COMMANDS else 0
         if wait:
