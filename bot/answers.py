@@ -34,6 +34,7 @@ from pipeline.errors import PipelineError
 from pipeline.neighbours import nearest_to, normalised, term_weights
 from pipeline.result import MapResult, Neighbour
 from storage.errors import StorageError
+from storage.withdraw import GONE
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 30  # members shown for one group
@@ -60,14 +61,19 @@ class LoadedMap:
     rows: dict[str, int]  # person id -> row
     unit: np.ndarray  # the embeddings at unit length, for `near` past the stored neighbours
     texts: tuple[str, ...]
+    scrubbed: str | None = None  # the store's scrubbed stamp when it was read
 
     @classmethod
-    def of(cls, result: MapResult, snapshot: int | None = None) -> "LoadedMap":
+    def of(cls, result: MapResult, snapshot: int | None = None, scrubbed: str | None = None) -> "LoadedMap":
         rows: dict[str, int] = {}
         for row, doc in enumerate(result.people):
             rows.setdefault(doc.person_id, row)
         return cls(snapshot, result, calibrate(result), rows, normalised(result.embeddings),
-                   tuple(doc.text for doc in result.people))
+                   tuple(doc.text for doc in result.people), scrubbed)
+
+    def current(self, snapshot: int, scrubbed: str | None) -> bool:
+        """Whether this is the stored map now: same snapshot, nobody withdrawn since."""
+        return self.snapshot == snapshot and self.scrubbed == scrubbed
 
 
 @dataclass(frozen=True)
@@ -186,37 +192,42 @@ class Answerer:
         """The latest complete map of this source, or None before the first build. A map
         is read from storage once per snapshot, not once per command (~0.1 s at 5,000
         people). While ``warm`` reads a newer one in, commands are answered from the map
-        in hand (who opted out is checked per answer all the same)."""
+        in hand (who opted out is checked per answer all the same), unless someone was
+        withdrawn from the stored maps since it was read (an opt-out, in any process):
+        then every command waits for the scrubbed copy, so nobody is quoted after."""
+        scrubbed = self.store.scrubbed_stamp()  # before the snapshot: a later scrub rereads
         info = self.store.snapshot_info(self.source)
         if info is None:
             return None
         loaded = self._loaded
-        if loaded is not None and (loaded.snapshot == info[0] or not self._reading.acquire(blocking=False)):
+        clean = loaded is not None and loaded.scrubbed == scrubbed
+        if clean and (loaded.snapshot == info[0] or not self._reading.acquire(blocking=False)):
             return loaded.result
-        if loaded is None:
+        if not clean:
             self._reading.acquire()
         try:
-            loaded = self._loaded = self._read(info[0])
+            loaded = self._loaded = self._read(info[0], scrubbed)
             return loaded.result
         finally:
             self._reading.release()
 
-    def _read(self, snapshot: int) -> LoadedMap:
+    def _read(self, snapshot: int, scrubbed: str | None) -> LoadedMap:
         """The map of ``snapshot``, read unless it is the one in hand (under ``_reading``)."""
         loaded = self._loaded
-        if loaded is None or loaded.snapshot != snapshot:
-            loaded = LoadedMap.of(self.store.load_snapshot(snapshot), snapshot)
+        if loaded is None or not loaded.current(snapshot, scrubbed):
+            loaded = LoadedMap.of(self.store.load_snapshot(snapshot), snapshot, scrubbed)
         return loaded
 
     def warm(self) -> None:
         """Read a new map and fit its shared-words weights (after a build), then answer
         from it: no command waits for either, and the first that needs the weights does
         not fit them itself."""
+        scrubbed = self.store.scrubbed_stamp()
         info = self.store.snapshot_info(self.source)
         if info is None:
             return
         with self._reading:
-            loaded = self._read(info[0])
+            loaded = self._read(info[0], scrubbed)
             if len(loaded.result):
                 term_weights(loaded.texts)
             self._loaded = loaded
@@ -234,9 +245,10 @@ class Answerer:
         return f"There is no map yet. It is built from the introductions in {self.join_where}; say `refresh` to build it."
 
     def _visible(self, result: MapResult) -> Callable[[int], bool]:
-        """Whether the person at an index may be named (not opted out): who opted out is
-        read once per answer, not once per person (5,000 queries for a `near @X`)."""
-        hidden = self.store.opted_out_ids()
+        """Whether the person at an index may be named (not opted out, nor a withdrawn
+        blank): who opted out is read once per answer, not once per person (5,000 queries
+        for a `near @X`)."""
+        hidden = self.store.opted_out_ids() | {GONE}
         return lambda index: result.people[index].person_id not in hidden
 
     def _link(self) -> str:

@@ -11,6 +11,7 @@ from storage.cache import delete_embeddings
 from storage.db import Database
 from storage.messages import is_opted_out, join_messages
 from storage.values import as_key
+from storage.withdraw import SCRUBBED_KEY, withdraw
 
 
 class ConsentMixin:
@@ -34,6 +35,13 @@ class ConsentMixin:
         if opted_out:
             self._db.scrub()
 
+    def scrubbed_stamp(self) -> str | None:
+        """Changes whenever someone is taken out of stored snapshots: a map held in
+        memory from before must be read again."""
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = ?", (SCRUBBED_KEY,)).fetchone()
+        return None if row is None else row[0]
+
     def opted_out(self, user_id) -> bool:
         with self._db.transaction(write=False) as conn:
             return is_opted_out(conn, as_key(user_id, "user_id"))
@@ -45,21 +53,19 @@ class ConsentMixin:
 
     def forget_person(self, user_id) -> int:
         """Delete the person's messages (every source), the cached embeddings of their
-        texts, and their words and name in stored snapshots, cluster sentences included;
-        returns the messages deleted.
+        texts, and in stored snapshots their words, name, cluster sentences, embedding
+        row, neighbours and id (``storage.withdraw``); returns the messages deleted.
 
-        Snapshots keep the person's place (so stored maps stay whole) until the next
-        build leaves them out; the map files of those snapshots are no longer served
-        once the person has opted out (``servable_files``).
+        Snapshots keep an anonymous blank in the person's place (so stored maps stay
+        whole) until the next build leaves them out; the map files of those snapshots are
+        never served again (``servable_files``).
         """
         user_id = as_key(user_id, "user_id")
         with self._db.transaction() as conn:
             texts = _texts(conn, user_id)
             delete_embeddings(conn, {text_hash(text) for text in texts})
             _scrub_sentences(conn, user_id, texts)
-            conn.execute(
-                "UPDATE snapshot_people SET text = '', raw = '', name = '' WHERE person_id = ?", (user_id,)
-            )
+            withdraw(conn, user_id)
             deleted = conn.execute("DELETE FROM messages WHERE user_id = ?", (user_id,)).rowcount
         self._db.scrub()
         return deleted

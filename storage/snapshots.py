@@ -18,6 +18,7 @@ from storage.cache import chunks, delete_embeddings, prune_embeddings
 from storage.codec import EncodedArray, EncodedSnapshot, decode_snapshot, encode_snapshot
 from storage.db import Database
 from storage.values import as_int, as_key
+from storage.withdraw import GONE
 
 _HEADER = ("id", "source", "built_at", "model", "params", "notice", "n_people", "clusters",
            "neighbours")
@@ -55,12 +56,13 @@ class SnapshotMixin:
 
     def servable_files(self, snapshot_id: int) -> str | None:
         """The stem of a kept snapshot's map files, unless someone on that map has opted
-        out since (its files must not be served then), or None."""
+        out or been withdrawn since (its files must not be served then), or None."""
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
                 "SELECT s.files FROM snapshots s WHERE s.id = ? AND s.complete = 1 AND s.files <> '' "
-                "AND NOT EXISTS (SELECT 1 FROM snapshot_people sp JOIN people p ON p.user_id = sp.person_id "
-                "WHERE sp.snapshot_id = s.id AND p.opted_out = 1)", (as_int(snapshot_id, "snapshot_id"),)
+                "AND NOT EXISTS (SELECT 1 FROM snapshot_people sp LEFT JOIN people p ON p.user_id = sp.person_id "
+                "WHERE sp.snapshot_id = s.id AND (p.opted_out = 1 OR sp.person_id = ?))",
+                (as_int(snapshot_id, "snapshot_id"), GONE)
             ).fetchone()
         return row[0] if row else None
 

@@ -80,14 +80,13 @@ def test_everyone_opted_out_in_one_read(store):
 
 
 def test_forget_removes_words_from_stored_maps(store, query, make_result):
-    """Stored snapshots keep the person's place but lose their text and its vectors."""
+    """Stored snapshots keep the person's place but lose their id, text and its vectors."""
     result = make_result(n=3)
     person = result.people[1]
     store.put_embeddings("model-a", {text_hash(person.text): vector(1)})
     store.save_snapshot("welcome", result)
     store.set_consent(person.person_id, True)
-    assert query("SELECT text, raw FROM snapshot_people WHERE person_id = ?",
-                 (person.person_id,)) == [("", "")]
+    assert query("SELECT person_id, text, raw FROM snapshot_people WHERE position = 1") == [("", "", "")]
     assert store.get_embeddings("model-a", [text_hash(person.text)]) == {}
     latest = store.latest_snapshot("welcome")
     assert len(latest) == 3 and latest.people[0].text == result.people[0].text
