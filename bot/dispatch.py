@@ -103,8 +103,15 @@ class Dispatcher:
     def _enqueue(self, message: dict, run: Callable[[], str | None]) -> Future:
         sender, answered = int(message["sender_id"]), Future()
 
+        def in_turn() -> None:
+            try:
+                answered.set_result(run())
+            except BaseException as exc:  # never leave the sender's next commands waiting
+                log.exception("Answering message %s failed", message.get("id"))
+                answered.set_exception(exc)
+
         def start(_previous: Future | None = None) -> None:
-            self._pool.submit(lambda: answered.set_result(run()))
+            self._pool.submit(in_turn)
 
         with self._order_lock:
             previous, self._latest[sender] = self._latest.get(sender), answered
@@ -129,8 +136,7 @@ class Dispatcher:
             self._answer_safely(message, text)
         if admission is Admission.WARN:
             return self._send(message, SLOW_DOWN)
-        if self.inbox is not None:
-            self.inbox.inbox_answered(int(message["id"]))
+        self._record("answered", message)
         return None
 
     def close(self) -> None:
@@ -154,18 +160,28 @@ class Dispatcher:
 
     def _send(self, message: dict, reply: str, maybe_sent: bool = False) -> str:
         """Deliver a reply, recorded in the inbox as being sent, then as answered."""
-        if self.inbox is not None and not maybe_sent:
-            self.inbox.inbox_sending(int(message["id"]), reply)
+        if not maybe_sent:
+            self._record("sending", message, reply)
         try:
             self.deliver(message, reply, maybe_sent)
         except Exception:  # stays `sending` in the inbox: answered at the next start
             log.exception("Replying to message %s failed", message.get("id"))
             return reply
-        if self.inbox is not None:
-            self.inbox.inbox_answered(int(message["id"]))
+        self._record("answered", message)
         if isinstance(reply, FollowUp):  # a second reply, to the same place, when it is ready
             reply.later.add_done_callback(lambda later: self._follow_up(message, later))
         return reply
+
+    def _record(self, state: str, message: dict, *reply: str) -> None:
+        """Record the command's progress in the inbox. A storage error (a full disk) is
+        logged, and the reply goes out all the same: a person is never left unanswered
+        for the bot's own trouble (at worst a restart answers the command twice)."""
+        if self.inbox is None:
+            return
+        try:
+            getattr(self.inbox, f"inbox_{state}")(int(message["id"]), *reply)
+        except Exception:
+            log.exception("Could not record message %s as %s in the inbox", message.get("id"), state)
 
     def _follow_up(self, message: dict, later) -> None:
         try:

@@ -1,0 +1,41 @@
+"""Every command answered exactly once (issue 21, items 4 and 6): a storage error while
+recording a reply, an event given up, the first start's 24-hour window, replies stuck
+in `sending`, a long run of 429s. A real bot against the test server, real SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.runner import COMMANDS_SEEN_KEY
+
+
+def dms_to(realm, person) -> list[str]:
+    return [m.content for m in realm.server.messages_sent_by(realm.bot)
+            if m.type != "stream" and person.user_id in m.recipients]
+
+
+def _disk_full_once(store, method: str) -> list[int]:
+    """The store's `method` fails once the way a full disk fails it; the ids it failed on."""
+    real, failed = getattr(store, method), []
+
+    def full(message_id, *args):
+        if not failed:
+            failed.append(message_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(message_id, *args)
+
+    setattr(store, method, full)
+    return failed
+
+
+def test_a_storage_error_while_recording_a_reply_silences_nobody(realm, start_bot, wait_for, caplog):
+    """Recording a reply as `sending` fails once (a full disk): that command is answered
+    all the same, so are the sender's next two, in order, and the failure is logged."""
+    bot = start_bot()
+    failed = _disk_full_once(bot.store, "inbox_sending")
+    for text in ("help", "status", "map"):
+        realm.server.send_dm(realm.alice, realm.bot, text)
+    replies = wait_for(lambda: len(dms_to(realm, realm.alice)) == 3 and dms_to(realm, realm.alice),
+                       what="three replies")
+    assert failed and "Could not record message" in caplog.text
+    assert "Introductions stored" in replies[1] and "There is no map yet" in replies[2]
