@@ -18,9 +18,11 @@ import os
 import re
 import secrets
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from bot.answers import md
 from pipeline.documents import Document
@@ -74,6 +76,8 @@ def import_documents(store, source: str, documents: Iterable[Document]) -> int:
 SUFFIXES = (".html", ".png")
 OUR_STEM = re.compile(r"[A-Za-z0-9_-]{24}|[0-9]+")  # token_urlsafe(18), or a snapshot id (older versions)
 MAX_ATTEMPTS = 3  # builds refused because someone opted out while they ran
+WRITING_KEY = "files.writing.{stem}"  # a build's files written, its snapshot not saved yet
+WRITING_HOURS = 6  # longer than any build: a mark this old is a build that died
 
 
 def _atomic(target: Path, write: Callable[[Path], None]) -> None:
@@ -108,11 +112,35 @@ def map_file(store, folder: Path, snapshot_id: int, suffix: str) -> Path | None:
     return Path(folder) / f"{stem}{suffix}" if stem and suffix in SUFFIXES else None
 
 
+def _being_written(store) -> set[str]:
+    """The stems of map files a build is writing (its snapshot not saved yet): an opt-in,
+    an opt-out or another build pruning meanwhile must not delete them. A mark older than
+    WRITING_HOURS is a build that died: its files go, and so does the mark."""
+    marks, now, stems = store.states(WRITING_KEY.format(stem="")), time.time(), set()
+    for key, started in marks.items():
+        if now - float(started) < WRITING_HOURS * 3600:
+            stems.add(key[len(WRITING_KEY.format(stem="")):])
+        else:
+            store.set_state(key, None)
+    return stems
+
+
+@contextmanager
+def writing(store, stem: str) -> Iterator[None]:
+    """Mark ``stem``'s files as being written for the length of the block."""
+    store.set_state(WRITING_KEY.format(stem=stem), str(time.time()))
+    try:
+        yield
+    finally:
+        store.set_state(WRITING_KEY.format(stem=stem), None)
+
+
 def prune_files(store, source: str, folder: Path) -> None:
-    """Delete the map files of the source that no snapshot may serve any more."""
+    """Delete the map files of the source that no snapshot may serve any more, but not
+    those of a build that has written them and not saved its snapshot yet."""
     if not Path(folder).is_dir():
         return
-    keep = store.servable_stems(source)
+    keep = store.servable_stems(source) | _being_written(store)
     for path in Path(folder).iterdir():
         if path.suffix in SUFFIXES and OUR_STEM.fullmatch(path.stem) and path.stem not in keep:
             path.unlink(missing_ok=True)
@@ -135,9 +163,10 @@ def rebuild(store, source: str, params: PipelineParams, embedder, outputs: Path 
                            previous=previous, progress=progress, refit=refit)
         stem = secrets.token_urlsafe(18)
         html_path = png_path = None
-        if outputs is not None and len(result):
-            html_path, png_path = write_outputs(result, Path(outputs), stem, names, title)
-        snapshot_id = store.save_snapshot(source, result, files=stem if html_path else "")
+        with writing(store, stem):
+            if outputs is not None and len(result):
+                html_path, png_path = write_outputs(result, Path(outputs), stem, names, title)
+            snapshot_id = store.save_snapshot(source, result, files=stem if html_path else "")
         if snapshot_id is not None:
             break
         log.info("source %s: someone opted out during the build; building again", source)
