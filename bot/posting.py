@@ -5,7 +5,9 @@ intent (a unique marker, the snapshot and the scheduler's run) is recorded; the 
 ends the message. After sending, one transaction records the post and drops the intent.
 An intent still there on the next attempt means the process died (or the reply was
 lost) between the two: the bot looks for the marker among its own latest messages in
-the post topic, and records the post if it went out, or sends it then. Remaining
+the post topic, and records the post if it went out, or sends it then; so does a retry
+after a lost answer (a timeout, a 502). A post is kept under Zulip's 10,000 characters
+(the changes are cut short), so that its marker is never cut off. Remaining
 window: if that message is deleted before the bot looks, or more than `LOOK_BACK` bot
 messages follow it in the topic, the post is made again.
 """
@@ -26,6 +28,17 @@ POSTED_KEY = "weekly_post.{source}.snapshot"  # the snapshot last posted ("what 
 RUN_KEY = "weekly_post.{source}.run"  # the scheduler run it was posted in
 INTENT_KEY = "weekly_post.{source}.intent"  # set just before sending: marker, snapshot, run
 LOOK_BACK = 50  # the bot's latest messages in the post topic searched for a marker
+MAX_POST = 10_000  # Zulip cuts a longer message (max_message_length), and its marker with it
+MORE = " … and more: see the map."
+
+
+def shortened(text: str, room: int) -> str:
+    """``text`` if it fits in ``room`` characters, else cut at a line or comma, with MORE."""
+    if len(text) <= room:
+        return text
+    cut = text[:max(0, room - len(MORE))]
+    cut = cut[:max(cut.rfind("\n"), cut.rfind(", "), 0)]
+    return cut + MORE
 
 
 class PostFailed(Exception):
@@ -70,7 +83,8 @@ class WeeklyPoster:
                 log.info("No map of %s to post yet", source.name)
                 return None
         content = self.compose(source, intent["snapshot"], intent["marker"])
-        self.io.send_stream(self.settings.post_stream, self.settings.post_topic, content)
+        self.io.send_stream(self.settings.post_stream, self.settings.post_topic, content,
+                            sent=lambda: self._sent_id(intent["marker"]))  # a lost answer: look first
         self._record(source, intent)
         log.info("Posted the weekly map of %s (snapshot %s)", source.name, intent["snapshot"])
         return content
@@ -92,19 +106,20 @@ class WeeklyPoster:
         if raw is None:
             return None
         intent = json.loads(raw)
-        if self._was_sent(intent["marker"]):
+        if self._sent_id(intent["marker"]) is not None:
             log.info("The weekly post of %s went out before; recording it", source.name)
             self._record(source, intent)
             return None
         return intent
 
-    def _was_sent(self, marker: str) -> bool:
+    def _sent_id(self, marker: str) -> int | None:
+        """The id of the bot's post ending with this marker, among its latest in the topic."""
         narrow = [{"operator": "stream", "operand": self.settings.post_stream},
                   {"operator": "topic", "operand": self.settings.post_topic},
                   {"operator": "sender", "operand": self.io.email}]
         answer = self.io.call("get_messages", {"anchor": "newest", "num_before": LOOK_BACK, "num_after": 0,
                                                "narrow": narrow, "apply_markdown": False})
-        return any(marker in message["content"] for message in answer["messages"])
+        return next((int(m["id"]) for m in answer["messages"] if marker in m["content"]), None)
 
     def _record(self, source, intent: dict) -> None:
         self.store.set_states({POSTED_KEY.format(source=source.name): str(intent["snapshot"]),
@@ -120,15 +135,13 @@ class WeeklyPoster:
         url = self.links.mint_url(source.name, snapshot_id)
         lines.append(f"[Open the interactive map]({url})" if url else "(The interactive map is not published.)")
         changes = self.describe_changes(self._last_posted(source), new)
-        if changes:
-            lines += ["", "**Since the last post:**", changes if isinstance(changes, str) else
-                      "\n".join(f"- {line}" for line in changes)]
         image = self._upload_preview(source.name, snapshot_id)
-        if image:
-            lines += ["", f"[preview]({image})"]
-        if marker:
-            lines += ["", f"*post {marker}*"]
-        return "\n".join(lines)
+        end = (["", f"[preview]({image})"] if image else []) + (["", f"*post {marker}*"] if marker else [])
+        if changes:
+            text = changes if isinstance(changes, str) else "\n".join(f"- {line}" for line in changes)
+            room = MAX_POST - len("\n".join(lines + ["", "**Since the last post:**", ""] + end))
+            lines += ["", "**Since the last post:**", shortened(text, room)]
+        return "\n".join(lines + end)
 
     def _last_posted(self, source):
         posted = self.store.get_state(POSTED_KEY.format(source=source.name))

@@ -209,10 +209,12 @@ class ZulipIO:
         )
 
     def send_stream(self, stream: str, topic: str, content: str, after_id: int | None = None,
-                    maybe_sent: bool = False) -> dict:
+                    maybe_sent: bool = False, sent: Callable[[], int | None] | None = None) -> dict:
+        """``sent``: how to find this message in Zulip (its id, or None) before a retry, when
+        not by its text after ``after_id``."""
         request = {"type": self.stream_type, "to": stream, "topic": topic, "content": content}
         where = [{"operator": "stream", "operand": stream}, {"operator": "topic", "operand": topic}]
-        return self._send(request, where, after_id, maybe_sent)
+        return self._send(request, where, after_id, maybe_sent, sent)
 
     def send_direct(self, user_ids: list[int], content: str, after_id: int | None = None,
                     maybe_sent: bool = False) -> dict:
@@ -220,16 +222,20 @@ class ZulipIO:
         where = [{"operator": "dm", "operand": sorted(int(i) for i in user_ids)}]
         return self._send(request, where, after_id, maybe_sent)
 
-    def _send(self, request: dict, where: list[dict], after_id: int | None, maybe_sent: bool) -> dict:
+    def _send(self, request: dict, where: list[dict], after_id: int | None, maybe_sent: bool,
+              sent: Callable[[], int | None] | None = None) -> dict:
         """Send a message exactly once. With `after_id` (the message being answered), a retry
         after a failure that may have reached Zulip (a timeout, a 5xx, a cut connection)
-        first looks for the same text from the bot there, after `after_id`; `maybe_sent`
-        looks before the first attempt too (a restart after a send that was not recorded)."""
-        if after_id is None:
+        first looks for the same text from the bot there, after `after_id` (or asks `sent`);
+        `maybe_sent` looks before the first attempt too (a restart after a send that was
+        not recorded)."""
+        if sent is None and after_id is not None:
+            sent = lambda: self.find_sent(where, request["content"], after_id)  # noqa: E731
+        if sent is None:
             return self.call("send_message", request)
 
         def already_sent() -> dict | None:
-            found = self.find_sent(where, request["content"], after_id)
+            found = sent()
             return None if found is None else {"result": "success", "msg": "", "id": found}
 
         if maybe_sent and (found := already_sent()) is not None:

@@ -49,6 +49,14 @@ def test_send_and_read_back_with_narrow(zulip_server, realm, bot_client):
     assert raw["messages"][0]["display_recipient"] == "welcome" and raw["found_anchor"]
 
 
+def test_a_message_over_10000_characters_is_cut_as_zulip_cuts_it(realm, bot_client):
+    """Zulip keeps the first 10,000 characters of a longer message, ending with a note."""
+    bot_client.send_message({"type": "stream", "to": "welcome", "topic": TOPIC, "content": "x" * 12_000})
+    [kept] = bot_client.get_messages({"anchor": "newest", "num_before": 1, "num_after": 0,
+                                      "narrow": welcome_narrow(), "apply_markdown": False})["messages"]
+    assert len(kept["content"]) == 10_000 and kept["content"].endswith("x\n[message truncated]")
+
+
 def test_paging_across_1200_messages(zulip_server, realm, bot_client):
     """Paging backwards from the newest message visits all 1,200 once, and only the last page is found_oldest."""
     ids = [zulip_server.send_stream_message(realm["alice"], "welcome", TOPIC, f"intro {i}") for i in range(1200)]

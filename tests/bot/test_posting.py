@@ -63,7 +63,8 @@ def settings(realm, make_settings):
 def test_a_failed_weekly_post_is_retried_until_it_is_posted(realm, settings, start_bot):
     """Zulip refuses the post for a while: it is tried again later, and posted once."""
     bot = start_bot(settings, clock=lambda: POST_TIME)
-    realm.server.fail_next(8, status=503, path_prefix="/messages")  # more than one attempt's retries
+    # more than one attempt's retries: the send, then the look for it before a retry (8 tries)
+    realm.server.fail_next(1 + 8, status=503, path_prefix="/messages")
     assert bot.scheduler.run_due(POST_TIME) == ["weekly-post"]
     assert posts(realm) == [] and bot.scheduler.retry_at is not None
     for _ in range(10):
@@ -88,3 +89,26 @@ def test_a_kill_around_the_send_neither_doubles_nor_drops_the_post(realm, settin
     bot.scheduler.run_due(POST_TIME)
     assert len(posts(realm)) == 1 and "2 people" in posts(realm)[0]
     assert "weekly-post" not in bot.scheduler.run_due(POST_TIME + timedelta(days=1))  # recorded as done
+
+
+def test_a_post_whose_answer_was_lost_is_not_made_twice(realm, settings, start_bot):
+    """Zulip stores the post but the answer is lost (a gateway timeout): the retry looks
+    for the post's marker first, and the post is made once (issue 21.5)."""
+    bot = start_bot(settings, clock=lambda: POST_TIME)
+    bot.poster.preview = lambda source, snapshot: None  # the next request to /messages is the post
+    realm.server.lose_answer_next(1, path_prefix="/messages", status=504)
+    assert bot.scheduler.run_due(POST_TIME) == ["weekly-post"]
+    assert len(posts(realm)) == 1 and bot.scheduler.retry_at is None
+
+
+def test_a_long_post_keeps_its_marker_and_is_made_once(realm, settings, start_bot):
+    """A week of changes longer than Zulip's 10,000 characters: the post is cut short by
+    the bot, not by Zulip, so its marker survives, and a lost answer does not double it."""
+    bot = start_bot(settings, clock=lambda: POST_TIME)
+    bot.poster.describe_changes = lambda old, new: [f"New group {n}: " + ", ".join(["sailing"] * 40)
+                                                    for n in range(60)]
+    realm.server.lose_answer_next(1, path_prefix="/messages", status=504)
+    bot.scheduler.run_due(POST_TIME)
+    [post] = posts(realm)
+    assert len(post) <= 10_000 and "[message truncated]" not in post
+    assert post.rstrip().endswith("*") and "*post main-" in post

@@ -6,12 +6,14 @@ from .narrow import matches, parse_narrow
 from .realm import ApiError
 
 MAX_MESSAGES = 5000
+MAX_MESSAGE_LENGTH = 10_000  # Zulip's settings.MAX_MESSAGE_LENGTH (server_settings: max_message_length)
+TRUNCATED = "\n[message truncated]"  # what Zulip's truncate_content puts at the end of a longer one
 NEWEST_ANCHOR = 10_000_000_000_000_000
 
 
 def post_messages(server, req) -> dict:
     p = req.params
-    kind, to, content = p["type"], p["to"], str(p["content"])
+    kind, to, content = p["type"], p["to"], _truncated(str(p["content"]))
     if kind == "stream":
         target = to[0] if isinstance(to, list) and len(to) == 1 else to
         if "topic" not in p:
@@ -21,6 +23,13 @@ def post_messages(server, req) -> dict:
         targets = to if isinstance(to, list) else [t.strip() for t in str(to).split(",") if t.strip()]
         message = server.actions.send_dm(req.user, targets, content)
     return {"id": message.id}
+
+
+def _truncated(content: str) -> str:
+    """Zulip keeps a longer message's first 10,000 characters, ending with TRUNCATED."""
+    if len(content) <= MAX_MESSAGE_LENGTH:
+        return content
+    return content[:MAX_MESSAGE_LENGTH - len(TRUNCATED)] + TRUNCATED
 
 
 def get_messages(server, req) -> dict:
