@@ -9,6 +9,7 @@ offers no hook to backfill after the queue is re-registered.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -64,6 +65,7 @@ class Bot:
         self._last_event_id = -1
         self._resynced = False  # the full read at process start is done
         self._event_failures: dict[int, int] = {}  # failed attempts of the event being retried
+        self._commands_held_at = math.inf  # commands are seen through no further (a skipped message)
         self._refit: set[str] = set()  # sources whose next build fits the whole map afresh
         self.ready = threading.Event()  # set once registered and caught up
         self.server: MapServer | None = None
@@ -159,7 +161,8 @@ class Bot:
         """Handle each event, acknowledging it only once it is stored and, if it is a
         command, recorded in the inbox. An event that fails EVENT_ATTEMPTS times in a row
         is skipped (logged), so one bad event cannot stop the bot; the full read at the
-        next start reads its message again."""
+        next start reads its message again, and so does the commands' catch-up: the
+        commands are not marked seen past a skipped message until a catch-up has read it."""
         newest = None
         for event in events:
             event_id = int(event["id"])
@@ -171,11 +174,17 @@ class Bot:
                 if attempts < EVENT_ATTEMPTS:
                     raise
                 log.exception("Skipping event %s after %d failed attempts", event_id, attempts)
+                self._hold_commands_before(event)
             self._last_event_id = max(self._last_event_id, event_id)
             if event.get("type") == "message":
                 newest = max(newest or 0, int(event["message"]["id"]))
         if newest is not None:
-            self._commands_seen_through(newest)
+            self._commands_seen_through(min(newest, self._commands_held_at))
+
+    def _hold_commands_before(self, event: dict) -> None:
+        """A skipped message may be a command never recorded: keep it unseen."""
+        if event.get("type") == "message":
+            self._commands_held_at = min(self._commands_held_at, int(event["message"]["id"]) - 1)
 
     def _queue_failed(self, exc: ZulipError) -> None:
         if self._stopping.is_set():
@@ -234,6 +243,7 @@ class Bot:
                             self.dispatcher.submit(message)
                     if page and int(page[-1]["id"]) >= up_to:
                         break
+        self._commands_held_at = math.inf  # read again just now, skipped messages included
         self._commands_seen_through(up_to)
 
     def _first_start_anchor(self, up_to: int) -> int:

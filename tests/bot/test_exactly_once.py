@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.runner import COMMANDS_SEEN_KEY
+from bot.runner import COMMANDS_SEEN_KEY, EVENT_ATTEMPTS
 
 
 def dms_to(realm, person) -> list[str]:
@@ -39,3 +39,30 @@ def test_a_storage_error_while_recording_a_reply_silences_nobody(realm, start_bo
                        what="three replies")
     assert failed and "Could not record message" in caplog.text
     assert "Introductions stored" in replies[1] and "There is no map yet" in replies[2]
+
+
+def test_a_command_skipped_after_failing_is_answered_at_the_next_start(
+        realm, start_bot, make_settings, wait_for, monkeypatch):
+    """Recording one DM keeps failing, so its event is given up; later commands move on,
+    but the DM is not marked seen: the next start's catch-up reads it and answers it."""
+    monkeypatch.setattr("bot.runner.ERROR_PAUSE", 0.01)
+    settings = make_settings()
+    bot = start_bot(settings)
+    real_add, refused = bot.store.inbox_add, []
+
+    def cannot_record(message):
+        if message.get("content") == "status":
+            refused.append(message["id"])
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_add(message)
+
+    bot.store.inbox_add = cannot_record
+    skipped = realm.server.send_dm(realm.alice, realm.bot, "status")
+    realm.server.send_dm(realm.bob, realm.bot, "help")
+    wait_for(lambda: dms_to(realm, realm.bob), what="the command after the skipped one")
+    assert len(refused) == EVENT_ATTEMPTS and dms_to(realm, realm.alice) == []
+    assert int(bot.store.get_state(COMMANDS_SEEN_KEY)) < skipped
+    bot.stop()
+    start_bot(settings)
+    [reply] = wait_for(lambda: dms_to(realm, realm.alice), what="the skipped command answered")
+    assert "Introductions stored" in reply
