@@ -12,12 +12,12 @@ import logging
 import math
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Callable
 
 from bot import service
 from bot.answers import Answerer, Asker, prefer_answers, zulip_time
+from bot.catchup import COMMAND_NARROWS, COMMAND_PAGE, first_start_anchor
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
@@ -44,9 +44,6 @@ CLIENT_CAPABILITIES = {"notification_settings_null": False, "bulk_message_deleti
 ERROR_PAUSE, MAX_ERROR_PAUSE = 1.0, 30.0  # seconds between attempts while events keep failing
 EVENT_ATTEMPTS = 6  # five waits of 1, 2, 4, 8, 16 s: about 30 s before one event is given up
 COMMANDS_SEEN_KEY = "commands.seen_through"  # every message up to this id was checked for commands
-COMMAND_NARROWS = ([{"operator": "is", "operand": "dm"}], [{"operator": "is", "operand": "mentioned"}])
-COMMAND_PAGE = 200
-FIRST_START_HOURS = 24
 
 
 class Bot:
@@ -234,7 +231,7 @@ class Bot:
         starting, or its queue gone), up to this registration: later ones come as events.
         The inbox makes sure that none is answered twice."""
         seen = self.store.get_state(COMMANDS_SEEN_KEY)
-        after = max(int(seen) if seen is not None else self._first_start_anchor(up_to), 0)
+        after = max(int(seen) if seen is not None else first_start_anchor(self.io, up_to), 0)
         if after < up_to:  # Zulip's anchors start at 0; -1 means no message exists yet
             for narrow in COMMAND_NARROWS:
                 for page in self.io.pages(narrow, after, COMMAND_PAGE):
@@ -245,23 +242,6 @@ class Bot:
                         break
         self._commands_held_at = math.inf  # read again just now, skipped messages included
         self._commands_seen_through(up_to)
-
-    def _first_start_anchor(self, up_to: int) -> int:
-        """Where a new data folder starts answering: after the bot's own latest message
-        (commands before it were answered by whatever ran the bot then), and within the
-        last FIRST_START_HOURS."""
-        latest = self.io.call("get_messages", {
-            "anchor": "newest", "num_before": 1, "num_after": 0, "apply_markdown": False,
-            "narrow": [{"operator": "sender", "operand": self.io.email}]})["messages"]
-        after = int(latest[-1]["id"]) if latest else 0
-        since = time.time() - FIRST_START_HOURS * 3600
-        for narrow in COMMAND_NARROWS:
-            recent = self.io.call("get_messages", {
-                "anchor": "newest", "num_before": COMMAND_PAGE, "num_after": 0,
-                "narrow": narrow, "apply_markdown": False})["messages"]
-            old = [int(m["id"]) for m in recent if m["timestamp"] < since]
-            after = max([after] + old)
-        return min(after, up_to)
 
     def _commands_seen_through(self, message_id: int) -> None:
         seen = self.store.get_state(COMMANDS_SEEN_KEY)

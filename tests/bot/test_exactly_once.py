@@ -66,3 +66,19 @@ def test_a_command_skipped_after_failing_is_answered_at_the_next_start(
     start_bot(settings)
     [reply] = wait_for(lambda: dms_to(realm, realm.alice), what="the skipped command answered")
     assert "Introductions stored" in reply
+
+
+def test_a_first_start_finds_the_24_hour_window_past_200_messages(realm, start_bot, wait_for):
+    """A new data folder: Bob's command from 30 hours ago is not answered, Alice's recent
+    one is, though 250 group DMs (no commands) came between them, more than one page."""
+    server = realm.server
+    old = server.send_dm(realm.bob, realm.bot, "help")
+    server.realm.messages[old].timestamp -= 30 * 3600
+    for n in range(250):
+        server.send_dm(realm.alice, [realm.bot, realm.bob], f"chatter {n}")
+    server.send_dm(realm.alice, realm.bot, "status")
+    bot = start_bot()
+    wait_for(lambda: dms_to(realm, realm.alice), what="Alice's recent command answered")
+    bot.dispatcher.close()  # waits for anything it would (wrongly) answer too
+    assert [m for m in server.messages_sent_by(realm.bot) if realm.bob.user_id in m.recipients
+            and realm.alice.user_id not in m.recipients] == []
