@@ -107,7 +107,9 @@ class Bot:
         return self
 
     def stop(self) -> None:
-        """Stop in order: schedules, event loop, commands, web server, database."""
+        """Stop in order: schedules, event loop, commands, web server, database. Calls
+        to Zulip under way get one more attempt each, no waits (``ZulipIO.close``)."""
+        self.io.close()
         log.info("Stopping: scheduler")
         self.scheduler.shutdown()
         log.info("Stopping: event loop")

@@ -48,13 +48,15 @@ class ZulipUnavailable(ZulipError):
 
 @dataclass
 class RetryPolicy:
-    """How long to wait between attempts; `sleep` is injectable for tests."""
+    """How long to wait between attempts; `sleep` is injectable for tests (None: wait on
+    the client, which `ZulipIO.close` cuts short)."""
 
     base: float = 1.0
     ceiling: float = 60.0
     max_attempts: int = 8
     per_minute: int = 190  # requests in any 60 s; Zulip allows 200 (the long-poll aside)
-    sleep: Callable[[float], None] = time.sleep
+    rate_limit_patience: float = 600.0  # seconds of 429s one call waits out before giving up
+    sleep: Callable[[float], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
 
     def backoff(self, attempt: int) -> float:
@@ -173,7 +175,8 @@ class ZulipIO:
         `zulip-run-bot` made)."""
         self.config_file = str(config_file)
         self.policy = policy or RetryPolicy()
-        self.budget = RequestBudget(self.policy.per_minute, self.policy.sleep)
+        self._closing = threading.Event()
+        self.budget = RequestBudget(self.policy.per_minute, self._pause)
         email, key = _read_credentials(self.config_file) if client is None else (client.email, client.api_key)
         token = base64.b64encode(f"{email}:{key}".encode()).decode() if key else ""
         redact_in_logs(key, token)
@@ -298,6 +301,7 @@ class ZulipIO:
         """Call until an answer worth returning; `before_retry` (if given) runs before each
         retry after a failure, and its result, when not None, is returned instead."""
         attempt = errors = 0
+        limited = 0.0  # seconds waited on rate limits so far
         while True:
             if attempt and before_retry is not None and (done := before_retry()) is not None:
                 return done
@@ -313,8 +317,24 @@ class ZulipIO:
                 raise ZulipUnavailable(what, "UNAVAILABLE", f"gave up after {attempt} attempts ({failure})")
             delay = (self.policy.rate_limit(delay_hint, attempt) if failure == "rate limited"
                      else self.policy.backoff(attempt))
+            limited += delay if failure == "rate limited" else 0.0
+            if limited > self.policy.rate_limit_patience:  # a storm of 429s: the caller retries later
+                raise ZulipUnavailable(what, "RATE_LIMITED", f"still rate limited after {attempt} attempts")
             log.warning("Zulip %s failed (%s); retry %d in %.1f s", what, failure, attempt, delay)
-            self.policy.sleep(delay)
+            self._pause(delay)
+
+    def close(self) -> None:
+        """The bot is stopping: no call waits to retry any more (a wait under way ends at
+        once, raising ZulipUnavailable), so a storm of 429s cannot hold up SIGTERM."""
+        self._closing.set()
+
+    def _pause(self, seconds: float) -> None:
+        if self.policy.sleep is None:
+            self._closing.wait(seconds)
+        else:
+            self.policy.sleep(seconds)
+        if self._closing.is_set():
+            raise ZulipUnavailable("retry", "STOPPING", "the bot is stopping")
 
     def _try(self, attempt_once: Callable[[], Any]) -> tuple[str | None, Any]:
         """Run once: (None, result) on an answer worth returning, else (why, retry-after)."""

@@ -4,9 +4,17 @@ in `sending`, a long run of 429s. A real bot against the test server, real SQLit
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from bot.runner import COMMANDS_SEEN_KEY, EVENT_ATTEMPTS
+from bot.zulip_io import ZulipUnavailable
 
 
 def dms_to(realm, person) -> list[str]:
@@ -82,3 +90,37 @@ def test_a_first_start_finds_the_24_hour_window_past_200_messages(realm, start_b
     bot.dispatcher.close()  # waits for anything it would (wrongly) answer too
     assert [m for m in server.messages_sent_by(realm.bot) if realm.bob.user_id in m.recipients
             and realm.alice.user_id not in m.recipients] == []
+
+
+def test_sigterm_during_a_storm_of_429s_exits_within_10_seconds(realm, tmp_path, wait_for):
+    """Every request gets a 429 with Retry-After 30 s while a command is being answered:
+    SIGTERM still ends `batchviz run` within 10 s, cleanly (the issue's bound)."""
+    rc = realm.server.zuliprc(tmp_path, realm.bot, extra=(
+        f"\n[batchviz]\nsource_stream = {realm.welcome}\nembedding_model = hashing\nweb_mode = off\n"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(rc)],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for(lambda: realm.server.count("GET /events") >= 1, timeout=60, what="the bot to listen")
+        realm.server.rate_limit_next(10**6, retry_after=30, path_prefix="/messages")
+        realm.server.send_dm(realm.alice, realm.bot, "help")
+        wait_for(lambda: realm.server.count("POST /messages") >= 1, timeout=30, what="the reply refused with a 429")
+        realm.server.rate_limit_next(10**6, retry_after=30)  # and now every request
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the bot was still running 10 s after SIGTERM")
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Stopping: database" in stderr
+
+
+def test_a_long_run_of_429s_is_given_up_after_the_patience(realm, make_io, sleeps):
+    """Rate limits are waited out, but not forever: after `rate_limit_patience` seconds
+    of them one call gives up (its caller tries again later: the inbox, the scheduler)."""
+    io = make_io()
+    realm.server.rate_limit_next(100, retry_after=30)
+    with pytest.raises(ZulipUnavailable, match="still rate limited"):
+        io.call("get_profile")
+    assert sum(sleeps.asked) <= io.policy.rate_limit_patience < sum(sleeps.asked) + 30
