@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -36,6 +37,7 @@ CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 # source whose history is protected) may still have data stored. Opting in needs access.
 ALWAYS_ALLOWED = frozenset({"opt_out"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
+RETRY_SECONDS = 60.0  # after a reply could not be sent, the pending commands are tried again
 TOO_SOON = ("You opted in a moment ago; to keep the map from rebuilding again and again, you "
             "can opt in again in {minutes} minute(s). (`opt out` always works.)")
 SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
@@ -64,6 +66,9 @@ class Dispatcher:
         self._mention = re.compile(r"@\*\*" + re.escape(own_name) + r"(?:\|\d+)?\*\*", re.IGNORECASE)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="command")
         self._latest: dict[int, Future] = {}  # each sender's last command, to keep their order
+        self._in_hand: Counter[int] = Counter()  # commands being answered, or owed a follow-up
+        self._closed = False
+        self._retry: threading.Timer | None = None  # answers the pending commands again
         self._order_lock = threading.Lock()
 
     def command_text(self, message: dict) -> str | None:
@@ -92,16 +97,47 @@ class Dispatcher:
         return self._enqueue(message, lambda: self.respond(message, text))
 
     def resume(self) -> int:
-        """Answer the commands recorded but not answered when the process last stopped
-        (a reply that may have gone out already is looked for first); how many."""
+        """Answer the commands recorded but not answered, and not in hand: at the start,
+        those left when the process last stopped; later, those whose reply could not be
+        sent (a reply that may have gone out already is looked for first); how many."""
         pending = self.inbox.inbox_pending() if self.inbox is not None else []
+        with self._order_lock:
+            pending = [c for c in pending if int(c.message["id"]) not in self._in_hand]
         for command in pending:
             text = self.command_text(command.message) or ""
-            self._enqueue(command.message, lambda c=command, t=text: self.respond(c.message, t, c.reply))
+            self._enqueue(command.message,
+                          lambda c=command, t=text: self.respond(c.message, t, c.reply, c.following))
         return len(pending)
+
+    def _retry_later(self) -> None:
+        """A reply could not be sent: answer what is pending again in RETRY_SECONDS."""
+        with self._order_lock:
+            if self._retry is not None or self._closed:
+                return
+            self._retry = threading.Timer(RETRY_SECONDS, self._retry_pending)
+            self._retry.daemon = True
+            self._retry.start()
+
+    def _retry_pending(self) -> None:
+        with self._order_lock:
+            self._retry = None
+        try:
+            log.info("Retried %d command(s) whose reply had not gone out", self.resume())
+        except Exception:  # stopping, or the store failing: the next failure schedules again
+            log.exception("Retrying the unanswered commands failed")
+
+    def _hold(self, message: dict) -> None:
+        with self._order_lock:
+            self._in_hand[int(message["id"])] += 1
+
+    def _done_with(self, message: dict) -> None:
+        with self._order_lock:
+            self._in_hand[int(message["id"])] -= 1
+            self._in_hand += Counter()  # drops the ones at zero
 
     def _enqueue(self, message: dict, run: Callable[[], str | None]) -> Future:
         sender, answered = int(message["sender_id"]), Future()
+        self._hold(message)
 
         def in_turn() -> None:
             try:
@@ -109,6 +145,8 @@ class Dispatcher:
             except BaseException as exc:  # never leave the sender's next commands waiting
                 log.exception("Answering message %s failed", message.get("id"))
                 answered.set_exception(exc)
+            finally:
+                self._done_with(message)
 
         def start(_previous: Future | None = None) -> None:
             self._pool.submit(in_turn)
@@ -141,15 +179,26 @@ class Dispatcher:
 
     def close(self) -> None:
         """Finish the commands being answered; those still queued stay in the inbox."""
+        with self._order_lock:
+            self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._order_lock:
+            retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
 
-    def respond(self, message: dict, text: str, reply: str | None = None) -> str:
+    def respond(self, message: dict, text: str, reply: str | None = None, following: bool = False) -> str:
         """Answer a command and deliver the reply, once; never raises (the one path for the
         runner's pool and the zulip_bots handler). A `reply` given is one that was being
-        sent when the process last stopped: it may be in Zulip already."""
+        sent when the process last stopped, or could not be sent: it may be in Zulip
+        already. `following`: the first reply went out, the second (a `refresh`'s result)
+        did not: the command is answered again and only its second reply is sent."""
         if reply is not None:
             return self._send(message, reply, maybe_sent=True)
-        return self._send(message, self._answer_safely(message, text))
+        reply = self._answer_safely(message, text)
+        if following:
+            return self._owe_follow_up(message, reply)
+        return self._send(message, reply)
 
     def _answer_safely(self, message: dict, text: str) -> str:
         try:
@@ -164,12 +213,24 @@ class Dispatcher:
             self._record("sending", message, reply)
         try:
             self.deliver(message, reply, maybe_sent)
-        except Exception:  # stays `sending` in the inbox: answered at the next start
+        except Exception:  # stays `sending` in the inbox: tried again in RETRY_SECONDS
             log.exception("Replying to message %s failed", message.get("id"))
+            self._retry_later()
             return reply
-        self._record("answered", message)
         if isinstance(reply, FollowUp):  # a second reply, to the same place, when it is ready
-            reply.later.add_done_callback(lambda later: self._follow_up(message, later))
+            self._record("following", message)
+            return self._owe_follow_up(message, reply)
+        self._record("answered", message)
+        return reply
+
+    def _owe_follow_up(self, message: dict, reply: str) -> str:
+        """Send the second reply of ``reply`` when it is ready (``reply`` itself when it
+        has none), then mark the command answered."""
+        self._hold(message)  # in hand until the second reply is sent
+        if isinstance(reply, FollowUp):
+            reply.later.add_done_callback(lambda later: self._follow_up(message, later.result()))
+        else:
+            self._follow_up(message, reply)
         return reply
 
     def _record(self, state: str, message: dict, *reply: str) -> None:
@@ -183,11 +244,17 @@ class Dispatcher:
         except Exception:
             log.exception("Could not record message %s as %s in the inbox", message.get("id"), state)
 
-    def _follow_up(self, message: dict, later) -> None:
+    def _follow_up(self, message: dict, text: str) -> None:
+        """Send a command's second reply: recorded as `sending` first, like any reply."""
         try:
-            self.deliver(message, later.result())
+            self._record("sending", message, text)
+            self.deliver(message, text)
+            self._record("answered", message)
         except Exception:
             log.exception("Sending the follow-up to message %s failed", message.get("id"))
+            self._retry_later()
+        finally:
+            self._done_with(message)
 
     def answer(self, message: dict, text: str) -> str:
         source = self.source_for(message)

@@ -2,7 +2,9 @@
 marked answered only once its reply is in Zulip.
 
 A command goes `new` (recorded) → `sending` (its reply computed and kept, so that a
-restart can look for it in Zulip before sending it again) → `answered`. Once answered,
+restart can look for it in Zulip before sending it again) → `answered`; one with a second
+reply to come (`refresh`) goes `following` after its first, then `sending` again with the
+second. Once answered,
 the message and the reply are blanked: the row only remembers that the command was
 answered, so that the same message seen again (a re-delivered event, a catch-up read)
 is never answered twice. Answered rows are pruned after `INBOX_KEEP_SECONDS`.
@@ -18,13 +20,14 @@ from storage.db import Database
 from storage.values import as_int, as_key, as_text
 
 INBOX_KEEP_SECONDS = 30 * 24 * 3600
-NEW, SENDING, ANSWERED = "new", "sending", "answered"
+NEW, SENDING, FOLLOWING, ANSWERED = "new", "sending", "following", "answered"
 
 
 @dataclass(frozen=True)
 class PendingCommand:
     message: dict  # the Zulip message as received
     reply: str | None  # the reply being sent when the process stopped, if any
+    following: bool = False  # its first reply went out; a second one (a refresh's result) is owed
 
 
 class InboxMixin:
@@ -47,6 +50,12 @@ class InboxMixin:
             conn.execute("UPDATE inbox SET state = ?, reply = ? WHERE message_id = ? AND state != ?",
                          (SENDING, as_text(reply, "reply"), as_int(message_id, "message id"), ANSWERED))
 
+    def inbox_following(self, message_id: int) -> None:
+        """The first reply is in Zulip; a second one is owed (the command is kept for it)."""
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE inbox SET state = ?, reply = NULL WHERE message_id = ? AND state != ?",
+                         (FOLLOWING, as_int(message_id, "message id"), ANSWERED))
+
     def inbox_answered(self, message_id: int) -> None:
         """The reply is in Zulip: forget the texts, remember the answer."""
         with self._db.transaction() as conn:
@@ -59,9 +68,9 @@ class InboxMixin:
     def inbox_pending(self) -> list[PendingCommand]:
         """Commands not answered yet, oldest first."""
         with self._db.transaction(write=False) as conn:
-            rows = conn.execute("SELECT message, reply FROM inbox WHERE state != ? ORDER BY message_id",
+            rows = conn.execute("SELECT message, reply, state FROM inbox WHERE state != ? ORDER BY message_id",
                                 (ANSWERED,)).fetchall()
-        return [PendingCommand(json.loads(message), reply) for message, reply in rows]
+        return [PendingCommand(json.loads(message), reply, state == FOLLOWING) for message, reply, state in rows]
 
     def inbox_state(self, message_id: int) -> str | None:
         with self._db.transaction(write=False) as conn:

@@ -5,16 +5,19 @@ in `sending`, a long run of 429s. A real bot against the test server, real SQLit
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from bot.runner import COMMANDS_SEEN_KEY, EVENT_ATTEMPTS
+from bot.refresh import STARTED
+from bot_process import BotProcess
 from bot.zulip_io import ZulipUnavailable
+from pipeline.embed import HashingEmbedder
 
 
 def dms_to(realm, person) -> list[str]:
@@ -97,23 +100,17 @@ def test_sigterm_during_a_storm_of_429s_exits_within_10_seconds(realm, tmp_path,
     SIGTERM still ends `batchviz run` within 10 s, cleanly (the issue's bound)."""
     rc = realm.server.zuliprc(tmp_path, realm.bot, extra=(
         f"\n[batchviz]\nsource_stream = {realm.welcome}\nembedding_model = hashing\nweb_mode = off\n"))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(rc)],
-                               stderr=subprocess.PIPE, text=True, env=env)
+    bot = BotProcess(rc, tmp_path / "bot.log").start()
     try:
         wait_for(lambda: realm.server.count("GET /events") >= 1, timeout=60, what="the bot to listen")
         realm.server.rate_limit_next(10**6, retry_after=30, path_prefix="/messages")
         realm.server.send_dm(realm.alice, realm.bot, "help")
         wait_for(lambda: realm.server.count("POST /messages") >= 1, timeout=30, what="the reply refused with a 429")
         realm.server.rate_limit_next(10**6, retry_after=30)  # and now every request
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the bot was still running 10 s after SIGTERM")
+        status = bot.stop(timeout=10)  # None: still running 10 s after SIGTERM, then killed
     finally:
-        process.kill()
-    assert process.returncode == 0 and "Stopping: database" in stderr
+        bot.kill()
+    assert status == 0 and "Stopping: database" in bot.log()
 
 
 def test_a_long_run_of_429s_is_given_up_after_the_patience(realm, make_io, sleeps):
@@ -124,3 +121,76 @@ def test_a_long_run_of_429s_is_given_up_after_the_patience(realm, make_io, sleep
     with pytest.raises(ZulipUnavailable, match="still rate limited"):
         io.call("get_profile")
     assert sum(sleeps.asked) <= io.policy.rate_limit_patience < sum(sleeps.asked) + 30
+
+
+def test_a_reply_that_could_not_be_sent_is_sent_later_without_a_restart(realm, start_bot, wait_for, monkeypatch):
+    """Zulip refuses the reply through all its retries: the command stays `sending`, and
+    RETRY_SECONDS later it is looked for, then sent: once, with no restart."""
+    monkeypatch.setattr("bot.dispatch.RETRY_SECONDS", 0.2, raising=False)
+    bot = start_bot()
+    realm.server.fail_next(1 + 8, status=503, path_prefix="/messages")  # the send, then 8 looks for it
+    asked = realm.server.send_dm(realm.alice, realm.bot, "help")
+    wait_for(lambda: bot.store.inbox_state(asked) == "answered", timeout=30, what="the reply sent later")
+    assert len(dms_to(realm, realm.alice)) == 1
+
+
+def test_a_refresh_result_that_could_not_be_sent_is_sent_later(realm, start_bot, wait_for, monkeypatch):
+    """`refresh`'s second message meets Zulip refusing it: it is kept in the inbox and
+    sent later, once, after the first."""
+    from held_build import HeldEmbedder
+
+    monkeypatch.setattr("bot.dispatch.RETRY_SECONDS", 0.2, raising=False)
+    realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I sail and tie knots.")
+    embedder = HeldEmbedder()
+    bot = start_bot(embedder=embedder)
+    wait_for(lambda: bot.store.message_count("main") == 1, what="the introduction stored")
+    embedder.hold()
+    try:
+        asked = realm.server.send_dm(realm.alice, realm.bot, "refresh")
+        wait_for(lambda: dms_to(realm, realm.alice), what="the first reply")
+        realm.server.fail_next(1 + 8, status=503, path_prefix="/messages")
+    finally:
+        embedder.release()
+    wait_for(lambda: bot.store.inbox_state(asked) == "answered", timeout=60, what="the second reply sent")
+    first, second = dms_to(realm, realm.alice)
+    assert first == STARTED and second.startswith("Refreshed: 1 people")
+
+
+KILLED_DURING_THE_BUILD = textwrap.dedent("""
+    import os, sys, time
+    from bot.runner import Bot
+    from bot.settings import load_settings
+
+    def die(source):  # SIGKILL-like once the first reply is recorded as sent
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(not c.following for c in bot.store.inbox_pending()):
+            time.sleep(0.05)
+        os._exit(9)
+
+    Bot._rebuild = lambda self, source: die(source)
+    bot = Bot(load_settings(sys.argv[1]), background_schedules=False).start()
+    time.sleep(60)
+    os._exit(1)
+""")
+
+
+def test_a_refresh_cut_short_by_a_kill_gets_its_result_after_the_restart(
+        realm, make_settings, start_bot, wait_for, tmp_path):
+    """The bot dies while the build a `refresh` started runs, after the first reply went
+    out: the next start builds and sends the result, without repeating the first reply."""
+    realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I sail and tie knots.")
+    settings = make_settings()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_DURING_THE_BUILD, str(settings.path)], env=env,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: realm.server.count("GET /events") >= 1, timeout=60, what="the first bot to listen")
+        realm.server.send_dm(realm.alice, realm.bot, "refresh")
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 9, stderr
+    assert dms_to(realm, realm.alice) == [STARTED]
+    start_bot(settings, embedder=HashingEmbedder())
+    wait_for(lambda: len(dms_to(realm, realm.alice)) == 2, timeout=60, what="the result after the restart")
+    assert dms_to(realm, realm.alice)[1].startswith("Refreshed: 1 people")
