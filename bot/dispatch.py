@@ -89,12 +89,16 @@ class Dispatcher:
         text = self.command_text(message)
         if text is None:
             return None
-        if self.inbox is not None and not self.inbox.inbox_add(message):
-            return None
-        admission = self.rate.admit(int(message["sender_id"]))
-        if admission is not Admission.ANSWER:
-            return self._enqueue(message, lambda: self._over_limit(message, text, admission))
-        return self._enqueue(message, lambda: self.respond(message, text))
+        self._hold(message)  # recorded and not yet queued: no retry may take it meanwhile
+        try:
+            if self.inbox is not None and not self.inbox.inbox_add(message):
+                return None
+            admission = self.rate.admit(int(message["sender_id"]))
+            if admission is not Admission.ANSWER:
+                return self._enqueue(message, lambda: self._over_limit(message, text, admission))
+            return self._enqueue(message, lambda: self.respond(message, text))
+        finally:
+            self._done_with(message)
 
     def resume(self) -> int:
         """Answer the commands recorded but not answered, and not in hand: at the start,
