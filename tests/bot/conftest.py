@@ -103,3 +103,29 @@ def start_bot(make_settings, make_io):
     yield start
     for bot in started:
         bot.stop()
+
+
+@pytest.fixture
+def quoting_db(tmp_path):
+    """A database of the demo's people on a map whose groups quote a sentence of a member
+    (keywords = "sentences"); returns (path, group, the sentence, its author's id)."""
+    from bot.service import import_documents, rebuild
+    from pipeline.demo import load_demo
+    from pipeline.embed import HashingEmbedder
+    from pipeline.params import PipelineParams
+    from storage import Store
+
+    from bot.settings import database_path
+
+    path = database_path(tmp_path / "quoting")
+    path.parent.mkdir()
+    with Store(path) as store:
+        import_documents(store, "demo", load_demo())
+        rebuild(store, "demo", PipelineParams(keywords="sentences"), HashingEmbedder())
+        result = store.latest_snapshot("demo")
+    for number, cluster in sorted(result.clusters.items()):
+        for index in cluster.members:
+            if cluster.sentences and cluster.sentences[0].strip() in result.people[index].text:
+                return SimpleNamespace(path=path, group=number, sentence=cluster.sentences[0],
+                                       author=result.people[index].person_id)
+    raise AssertionError("the demo map quotes nobody")

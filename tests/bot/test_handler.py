@@ -108,3 +108,17 @@ def test_without_a_zulip_connection_the_handler_does_not_start():
     stub = StubBotHandler()
     with pytest.raises(SettingsError, match="who may read the source stream"):
         handler_module.handler_class().initialize(stub)
+
+
+def test_the_handler_stops_quoting_someone_who_opted_out_elsewhere(realm, run_handler, quoting_db):
+    """The handler holds the map in memory; the person opts out through the runner (its
+    own store): the handler's next `show group` no longer quotes them (issue 21.2)."""
+    from bot.answers import Answerer, Asker
+    from bot.commands import parse
+
+    ask = run_handler({"data_dir": str(quoting_db.path.parent), "source": "demo", "stream": realm.welcome})
+    show = f"show group {quoting_db.group}"
+    assert md(quoting_db.sentence) in ask(realm.alice, show)[0][2]
+    with Store(quoting_db.path) as runner_store:
+        Answerer(runner_store, "demo").answer(parse("opt out"), Asker(quoting_db.author, "Author"))
+    assert md(quoting_db.sentence) not in ask(realm.alice, show)[0][2]

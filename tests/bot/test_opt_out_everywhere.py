@@ -5,36 +5,11 @@ rows (embedding, id, neighbours) and their files. Real stores on a copy of the d
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bot.answers import Answerer, Asker, md
 from bot.commands import parse
-from bot.service import import_documents, rebuild
-from pipeline.demo import load_demo
-from pipeline.embed import HashingEmbedder
-from pipeline.params import PipelineParams
 from storage import Store
 from storage.withdraw import GONE
-
-
-@pytest.fixture
-def quoting_db(tmp_path):
-    """The demo's people on a map whose groups quote a sentence of a member."""
-    path = tmp_path / "quoting.db"
-    with Store(path) as store:
-        import_documents(store, "demo", load_demo())
-        rebuild(store, "demo", PipelineParams(keywords="sentences"), HashingEmbedder())
-    return path
-
-
-def _quoted(result) -> tuple[int, str, str]:
-    """(group, the sentence it quotes, the person who wrote it) of the demo map."""
-    for number, cluster in sorted(result.clusters.items()):
-        for index in cluster.members:
-            doc = result.people[index]
-            if cluster.sentences and cluster.sentences[0].strip() in doc.text:
-                return number, cluster.sentences[0], doc.person_id
-    raise AssertionError("the demo map quotes nobody")
 
 
 def _show(answerer: Answerer, number: int) -> str:
@@ -42,16 +17,14 @@ def _show(answerer: Answerer, number: int) -> str:
 
 
 def test_a_map_held_in_another_process_stops_quoting_at_once(quoting_db):
-    """The handler's answerer holds the map; the person opts out through another store
-    (the runner's process): the handler's next answer no longer quotes them."""
-    path = quoting_db
-    with Store(path) as handler_store, Store(path) as runner_store:
+    """An answerer holds the map; the person opts out through another store (another
+    process): the held answerer's next answer no longer quotes them."""
+    with Store(quoting_db.path) as handler_store, Store(quoting_db.path) as runner_store:
         held = Answerer(handler_store, "demo")
-        number, sentence, author = _quoted(handler_store.latest_snapshot("demo"))
-        assert md(sentence) in _show(held, number)  # read in and held
-        Answerer(runner_store, "demo").answer(parse("opt out"), Asker(author, "Author"))
-        reply = _show(held, number)
-    assert md(sentence) not in reply
+        assert md(quoting_db.sentence) in _show(held, quoting_db.group)  # read in and held
+        Answerer(runner_store, "demo").answer(parse("opt out"), Asker(quoting_db.author, "Author"))
+        reply = _show(held, quoting_db.group)
+    assert md(quoting_db.sentence) not in reply
 
 
 def test_stored_snapshots_keep_no_embedding_id_or_neighbour_of_the_person(demo_store):
