@@ -7,6 +7,8 @@ everyone who can read that stream can read the source; otherwise by DM, with a l
 the stream saying so (``Directory.may_post`` is the rule). A `FollowUp` reply sends its
 second message to the same place too, once it is ready.
 Commands run on a small worker pool, so a slow command never holds up the event loop.
+A reply that could not be sent is tried again later (``bot.redelivery``), and a
+`refresh` stays in the inbox until its second reply is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 import math
 import re
 import threading
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -23,6 +24,7 @@ from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
 from bot.everywhere import asks_everywhere, gather
+from bot.redelivery import Redelivery
 from bot.fairness import SLOW_DOWN, Admission, CommandRate, ConsentCooldown
 from bot.settings_parse import SettingsError
 from bot.zulip_io import ZulipIO, message_is_direct, message_is_stream
@@ -37,7 +39,6 @@ CONSENT_COMMANDS = frozenset({"opt_out", "opt_in"})
 # source whose history is protected) may still have data stored. Opting in needs access.
 ALWAYS_ALLOWED = frozenset({"opt_out"})
 BROKEN = "Sorry, something went wrong on my side; the details are in my log."
-RETRY_SECONDS = 60.0  # after a reply could not be sent, the pending commands are tried again
 TOO_SOON = ("You opted in a moment ago; to keep the map from rebuilding again and again, you "
             "can opt in again in {minutes} minute(s). (`opt out` always works.)")
 SENT_BY_DM = ("I answered you in a direct message: not everyone here can read the "
@@ -66,9 +67,7 @@ class Dispatcher:
         self._mention = re.compile(r"@\*\*" + re.escape(own_name) + r"(?:\|\d+)?\*\*", re.IGNORECASE)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="command")
         self._latest: dict[int, Future] = {}  # each sender's last command, to keep their order
-        self._in_hand: Counter[int] = Counter()  # commands being answered, or owed a follow-up
-        self._closed = False
-        self._retry: threading.Timer | None = None  # answers the pending commands again
+        self.redelivery = Redelivery(self.resume)  # commands in hand; retries the others
         self._order_lock = threading.Lock()
 
     def command_text(self, message: dict) -> str | None:
@@ -89,7 +88,7 @@ class Dispatcher:
         text = self.command_text(message)
         if text is None:
             return None
-        self._hold(message)  # recorded and not yet queued: no retry may take it meanwhile
+        self.redelivery.hold(message)  # recorded and not yet queued: no retry may take it meanwhile
         try:
             if self.inbox is not None and not self.inbox.inbox_add(message):
                 return None
@@ -98,50 +97,23 @@ class Dispatcher:
                 return self._enqueue(message, lambda: self._over_limit(message, text, admission))
             return self._enqueue(message, lambda: self.respond(message, text))
         finally:
-            self._done_with(message)
+            self.redelivery.done_with(message)
 
     def resume(self) -> int:
         """Answer the commands recorded but not answered, and not in hand: at the start,
         those left when the process last stopped; later, those whose reply could not be
         sent (a reply that may have gone out already is looked for first); how many."""
         pending = self.inbox.inbox_pending() if self.inbox is not None else []
-        with self._order_lock:
-            pending = [c for c in pending if int(c.message["id"]) not in self._in_hand]
+        pending = self.redelivery.not_in_hand(pending)
         for command in pending:
             text = self.command_text(command.message) or ""
             self._enqueue(command.message,
                           lambda c=command, t=text: self.respond(c.message, t, c.reply, c.following))
         return len(pending)
 
-    def _retry_later(self) -> None:
-        """A reply could not be sent: answer what is pending again in RETRY_SECONDS."""
-        with self._order_lock:
-            if self._retry is not None or self._closed:
-                return
-            self._retry = threading.Timer(RETRY_SECONDS, self._retry_pending)
-            self._retry.daemon = True
-            self._retry.start()
-
-    def _retry_pending(self) -> None:
-        with self._order_lock:
-            self._retry = None
-        try:
-            log.info("Retried %d command(s) whose reply had not gone out", self.resume())
-        except Exception:  # stopping, or the store failing: the next failure schedules again
-            log.exception("Retrying the unanswered commands failed")
-
-    def _hold(self, message: dict) -> None:
-        with self._order_lock:
-            self._in_hand[int(message["id"])] += 1
-
-    def _done_with(self, message: dict) -> None:
-        with self._order_lock:
-            self._in_hand[int(message["id"])] -= 1
-            self._in_hand += Counter()  # drops the ones at zero
-
     def _enqueue(self, message: dict, run: Callable[[], str | None]) -> Future:
         sender, answered = int(message["sender_id"]), Future()
-        self._hold(message)
+        self.redelivery.hold(message)
 
         def in_turn() -> None:
             try:
@@ -150,7 +122,7 @@ class Dispatcher:
                 log.exception("Answering message %s failed", message.get("id"))
                 answered.set_exception(exc)
             finally:
-                self._done_with(message)
+                self.redelivery.done_with(message)
 
         def start(_previous: Future | None = None) -> None:
             self._pool.submit(in_turn)
@@ -183,13 +155,8 @@ class Dispatcher:
 
     def close(self) -> None:
         """Finish the commands being answered; those still queued stay in the inbox."""
-        with self._order_lock:
-            self._closed = True
+        self.redelivery.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        with self._order_lock:
-            retry, self._retry = self._retry, None
-        if retry is not None:
-            retry.cancel()
 
     def respond(self, message: dict, text: str, reply: str | None = None, following: bool = False) -> str:
         """Answer a command and deliver the reply, once; never raises (the one path for the
@@ -219,7 +186,7 @@ class Dispatcher:
             self.deliver(message, reply, maybe_sent)
         except Exception:  # stays `sending` in the inbox: tried again in RETRY_SECONDS
             log.exception("Replying to message %s failed", message.get("id"))
-            self._retry_later()
+            self.redelivery.later()
             return reply
         if isinstance(reply, FollowUp):  # a second reply, to the same place, when it is ready
             self._record("following", message)
@@ -230,7 +197,7 @@ class Dispatcher:
     def _owe_follow_up(self, message: dict, reply: str) -> str:
         """Send the second reply of ``reply`` when it is ready (``reply`` itself when it
         has none), then mark the command answered."""
-        self._hold(message)  # in hand until the second reply is sent
+        self.redelivery.hold(message)  # in hand until the second reply is sent
         if isinstance(reply, FollowUp):
             reply.later.add_done_callback(lambda later: self._follow_up(message, later.result()))
         else:
@@ -256,9 +223,9 @@ class Dispatcher:
             self._record("answered", message)
         except Exception:
             log.exception("Sending the follow-up to message %s failed", message.get("id"))
-            self._retry_later()
+            self.redelivery.later()
         finally:
-            self._done_with(message)
+            self.redelivery.done_with(message)
 
     def answer(self, message: dict, text: str) -> str:
         source = self.source_for(message)

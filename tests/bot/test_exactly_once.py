@@ -126,7 +126,7 @@ def test_a_long_run_of_429s_is_given_up_after_the_patience(realm, make_io, sleep
 def test_a_reply_that_could_not_be_sent_is_sent_later_without_a_restart(realm, start_bot, wait_for, monkeypatch):
     """Zulip refuses the reply through all its retries: the command stays `sending`, and
     RETRY_SECONDS later it is looked for, then sent: once, with no restart."""
-    monkeypatch.setattr("bot.dispatch.RETRY_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr("bot.redelivery.RETRY_SECONDS", 0.2)
     bot = start_bot()
     realm.server.fail_next(1 + 8, status=503, path_prefix="/messages")  # the send, then 8 looks for it
     asked = realm.server.send_dm(realm.alice, realm.bot, "help")
@@ -139,7 +139,7 @@ def test_a_refresh_result_that_could_not_be_sent_is_sent_later(realm, start_bot,
     sent later, once, after the first."""
     from held_build import HeldEmbedder
 
-    monkeypatch.setattr("bot.dispatch.RETRY_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr("bot.redelivery.RETRY_SECONDS", 0.2)
     realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I sail and tie knots.")
     embedder = HeldEmbedder()
     bot = start_bot(embedder=embedder)
