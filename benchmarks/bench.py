@@ -55,7 +55,6 @@ CSV, rendering, writing). Peak memory of a subprocess is its own ``ru_maxrss``, 
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import os
 import sys
@@ -69,8 +68,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks import scale, versus  # noqa: E402
 from benchmarks.commands import command_peaks  # noqa: E402
-from benchmarks.common import (BenchmarkError, format_table, load_talks, machine, parse_sizes,  # noqa: E402
-                               synthetic_name, verdict)
+from benchmarks.common import (TARGETS, BenchmarkError, format_table, load_talks, machine,  # noqa: E402
+                               parse_sizes, verdict, write_csv)
 from benchmarks.versus import batchviz_command, run_process  # noqa: E402
 from pipeline.embed import SentenceTransformerEmbedder, _bundled_path  # noqa: E402
 
@@ -81,20 +80,7 @@ CHUNK = 256  # texts per step of the interleaved throughput comparison
 ANSWER_SIZES = 5000  # answer times are measured up to this many people
 CUT = 128  # the word-piece cut compared with the model's default
 BARE_BATCH = 32  # sentence-transformers' default batch size: the bare encode's
-TARGETS = {"cold_100": 10.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
-           "over_encode": 30.0, "peak_mib": {5000: 1.5 * 1024, 20000: 4 * 1024}, "throughput": 0.90,
-           "command_mib": 64.0,  # any one command, at any size: O(n·d), never O(n²·d)
-           "answer_p99_ms": 50.0, "one_new_1000": 5.0, "page_mb_20000": 15.0, "cut_speedup": 1.3,
-           "first_answer_100": 5.0, "drawn_20000": 3.0}
 FIRST_ANSWER_REPEATS = 3  # starts per command
-
-
-def write_csv(path: Path, talks) -> None:
-    """A ``name,text`` CSV of the talks, one made-up person per talk."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "text"])
-        writer.writerows((synthetic_name(i), text) for i, text in enumerate(talks["text"]))
 
 
 def snapshot_timings(data_dir: Path) -> tuple[dict[str, float], str | None]:

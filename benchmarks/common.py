@@ -8,6 +8,7 @@ description plays one person's introduction; the person gets a made-up name.
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from contextlib import contextmanager
@@ -24,6 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_PATH = REPO_ROOT.parent / "shared" / "data" / "pyvideo_talks.parquet"
 CACHE_DIR = Path(os.environ.get("BATCHVIZ_BENCH_CACHE", Path.home() / ".cache" / "batchviz-bench"))
 CATCH_ALL = "general"  # the pyvideo community that is everything else
+# the speed targets of bench.py and first_answer.py (seconds, MiB, MB, ratios)
+TARGETS = {"cold_100": 10.0, "rebuild_fresh_100": 5.0, "rebuild_warm_100": 1.0,
+           "over_encode": 30.0, "peak_mib": {5000: 1.5 * 1024, 20000: 4 * 1024}, "throughput": 0.90,
+           "command_mib": 64.0,  # any one command, at any size: O(n·d), never O(n²·d)
+           "answer_p99_ms": 50.0, "one_new_1000": 5.0, "page_mb_20000": 15.0, "cut_speedup": 1.3,
+           "first_answer_100": 5.0, "drawn_20000": 3.0}
 
 FIRST = ("Ada", "Bilal", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivo", "Jun",
          "Kemal", "Lena", "Mateo", "Nia", "Oskar", "Priya", "Quinn", "Rosa", "Sven", "Tara")
@@ -88,6 +95,21 @@ class Stopwatch:
             yield
         finally:
             self.times[name] = time.perf_counter() - start
+
+
+def write_csv(path: Path, talks) -> None:
+    """A ``name,text`` CSV of the talks, one made-up person per talk."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "text"])
+        writer.writerows((synthetic_name(i), text) for i, text in enumerate(talks["text"]))
+
+
+def read_batch(path: Path) -> list[Document]:
+    """The people of a fictional batch file; ``extra["group"]`` is the intended group."""
+    from pipeline.csv_import import read_csv
+
+    return read_csv(path)
 
 
 def verdict(value, target, at_most: bool = True) -> str:

@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks import interests, judge, metrics, refit, stability  # noqa: E402
 from benchmarks.common import (CATCH_ALL, BenchmarkError, cache_store, format_table, load_talks,  # noqa: E402
-                               talk_documents)
+                               read_batch, talk_documents)
 from benchmarks.configs import CONFIGS, bertopic_available  # noqa: E402
 from benchmarks.targets import quality_targets, summary  # noqa: E402
 
@@ -161,13 +161,6 @@ def batch_samples(path: Path, seeds: int) -> list[Sample]:
     docs = read_batch(path)
     labels = np.array([d.extra["group"] for d in docs])
     return [Sample(docs, labels, (DEMO_CATCH_ALL,)) for _ in range(seeds)]
-
-
-def read_batch(path: Path) -> list:
-    """The people of a fictional batch file; ``extra["group"]`` is the intended group."""
-    from pipeline.csv_import import read_csv
-
-    return read_csv(path)
 
 
 def batch_groups(seeds: int) -> list[Group]:

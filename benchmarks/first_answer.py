@@ -42,8 +42,7 @@ if str(REPO / "tests") not in sys.path:  # the test server and the bot process, 
     sys.path.insert(0, str(REPO / "tests"))
 
 from benchmarks import scale  # noqa: E402
-from benchmarks.bench import TARGETS  # noqa: E402
-from benchmarks.common import BenchmarkError, format_table, load_talks, verdict  # noqa: E402
+from benchmarks.common import TARGETS, BenchmarkError, format_table, load_talks, verdict  # noqa: E402
 
 TARGET_S = TARGETS["first_answer_100"]
 COMMANDS = ("status", "near me")

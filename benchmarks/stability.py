@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from benchmarks import metrics
-from benchmarks.common import verdict
+from benchmarks.common import read_batch, verdict
 
 BASE = "spring.csv"
 OTHERS = ("summer.csv",)
@@ -26,7 +26,6 @@ COLUMNS = ["batch", "trials", "<=1 group changed", "mean changed", "max changed"
 
 def pool_of_added(batch_dir, base_docs) -> list:
     """People who may be added: the other tuned batch and the demo, not already in the base."""
-    from benchmarks.evaluate import read_batch
     from pipeline.demo import load_demo
 
     taken = {d.person_id for d in base_docs}
@@ -57,7 +56,6 @@ def trials(base_docs, pool, count: int, embedder, cache, seed: int = 0) -> list[
 
 def stability_tables(batch_dir, count: int, embedder, cache, seed: int = 0) -> tuple[list[list], list[list]]:
     """(measure rows, target rows) of ``count`` trials on the base batch."""
-    from benchmarks.evaluate import read_batch
 
     base_docs = read_batch(batch_dir / BASE)
     changed = np.asarray(trials(base_docs, pool_of_added(batch_dir, base_docs), count, embedder, cache, seed))

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import BenchmarkError, format_table, machine, verdict  # noqa: E402
+from benchmarks.common import BenchmarkError, format_table, load_talks, machine, verdict, write_csv  # noqa: E402
 
 ROUNDS = 3
 TARGET_RATIO = 4.0  # batchviz's default at least this many times as fast as the original script, at 100
@@ -116,8 +116,6 @@ def targets(rows: list[dict], people: int) -> list[list]:
 
 def main(argv=None) -> int:
     from benchmarks import original, scale
-    from benchmarks.bench import write_csv
-    from benchmarks.common import load_talks
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
