@@ -4,7 +4,10 @@
 HTTP 429, so the client is built with `retry_on_errors=False` and every call goes
 through `ZulipIO._with_retries`, the one place that decides whether and how long to
 wait: `retry-after` for a rate limit (capped), capped exponential backoff with jitter
-for server errors and broken connections. The API key never reaches a log record.
+for server errors, timeouts and broken connections. Every request but the long-poll
+waits `RetryPolicy.timeout` for its answer, not the client's 15 s, which a busy server
+can pass (issue 27): each retry after a timeout does the work again and adds to the load.
+The API key never reaches a log record.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class RetryPolicy:
     the client, which `ZulipIO.close` cuts short)."""
 
     base: float = 1.0
+    timeout: float = 30.0  # s for one answer (twice the zulip client's; the long-poll keeps its 90 s)
     ceiling: float = 60.0
     max_attempts: int = 8
     per_minute: int = 190  # requests in any 60 s; Zulip allows 200 (the long-poll aside)
@@ -227,15 +231,14 @@ class ZulipIO:
 
     def _send(self, request: dict, where: list[dict], after_id: int | None, maybe_sent: bool,
               sent: Callable[[], int | None] | None = None) -> dict:
-        """Send a message exactly once. With `after_id` (the message being answered), a retry
-        after a failure that may have reached Zulip (a timeout, a 5xx, a cut connection)
-        first looks for the same text from the bot there, after `after_id` (or asks `sent`);
+        """Send a message exactly once. A retry after a failure that may have reached Zulip
+        (a timeout, a 5xx, a cut connection) first asks `sent`, or looks for the same text
+        from the bot there: after `after_id` (the message being answered), or without one
+        among the bot's newest there (a hello: one such text there is enough);
         `maybe_sent` looks before the first attempt too (a restart after a send that was
         not recorded)."""
-        if sent is None and after_id is not None:
-            sent = lambda: self.find_sent(where, request["content"], after_id)  # noqa: E731
         if sent is None:
-            return self.call("send_message", request)
+            sent = lambda: self.find_sent(where, request["content"], after_id)  # noqa: E731
 
         def already_sent() -> dict | None:
             found = sent()
@@ -262,13 +265,13 @@ class ZulipIO:
                 return
             anchor, include = messages[-1]["id"], False
 
-    def find_sent(self, where: list[dict], content: str, after_id: int) -> int | None:
+    def find_sent(self, where: list[dict], content: str, after_id: int | None) -> int | None:
         """The id of a message the bot sent with this content in this conversation after
-        `after_id`, or None."""
+        `after_id` (None: among its newest there), or None."""
         narrow = where + [{"operator": "sender", "operand": self.email}]
-        answer = self.call("get_messages", {"anchor": int(after_id), "include_anchor": False,
-                                            "num_before": 0, "num_after": SENT_LOOKUP,
-                                            "narrow": narrow, "apply_markdown": False})
+        window = ({"anchor": "newest", "num_before": SENT_LOOKUP, "num_after": 0} if after_id is None else
+                  {"anchor": int(after_id), "include_anchor": False, "num_before": 0, "num_after": SENT_LOOKUP})
+        answer = self.call("get_messages", {**window, "narrow": narrow, "apply_markdown": False})
         wanted = content.strip()
         return next((int(m["id"]) for m in answer["messages"] if m["content"].strip() == wanted), None)
 
@@ -290,6 +293,12 @@ class ZulipIO:
     def _prepare(self, client: zulip.Client) -> zulip.Client:
         client.ensure_session()
         client.session.hooks["response"].append(self._remember)
+        query, default = client.do_api_query, self.policy.timeout
+
+        def patient_query(*args: Any, timeout: float | None = None, **kwargs: Any) -> dict:
+            return query(*args, timeout=timeout or default, **kwargs)  # a caller's own stays
+
+        client.do_api_query = patient_query  # the client's methods all come through here
         return client
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:

@@ -169,6 +169,16 @@ def test_drop_cuts_a_long_poll_without_an_answer(zulip_server, realm, bot_client
     assert events == [] and zulip_server.count("GET /events") == 2
 
 
+def test_a_late_answer_is_carried_out_though_the_client_gave_up(zulip_server, realm, bot_client):
+    """A busy server: the send is done at once, its answer comes after the client's timeout."""
+    zulip_server.answer_late_next(1, after=1.0, path_prefix="/messages")
+    with pytest.raises(requests.ReadTimeout):
+        bot_client.call_endpoint("messages", request={"type": "stream", "to": "welcome", "topic": TOPIC,
+                                                      "content": "slow but sent"}, timeout=0.3)
+    assert [m.content for m in zulip_server.messages_sent_by(realm["bot"])] == ["slow but sent"]
+    assert bot_client.get_profile()["result"] == "success"  # the server serves on
+
+
 def test_stop_and_start_keep_port_and_state(zulip_server, realm, bot_client):
     """While stopped the server refuses connections; restarted, it is on the same port with the same messages."""
     sent = zulip_server.send_stream_message(realm["alice"], "welcome", TOPIC, "still here")

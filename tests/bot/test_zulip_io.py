@@ -54,6 +54,26 @@ def test_dropped_connection_retried(realm, make_io, sleeps):
     assert len(sleeps.asked) == 1
 
 
+def test_an_answer_later_than_the_policy_timeout_is_asked_again(realm, tmp_path, sleeps):
+    """Every call waits the policy's timeout (not the client's own 15 s), then retries."""
+    io = ZulipIO(str(realm.server.zuliprc(tmp_path, realm.bot)), RetryPolicy(timeout=0.3, sleep=sleeps))
+    realm.server.answer_late_next(1, after=1.0, path_prefix="/users/me")
+    assert io.call("get_profile")["user_id"] == realm.bot.user_id
+    assert realm.server.count("GET /users/me") == 2 and len(sleeps.asked) == 1
+
+
+@pytest.mark.parametrize("send", ["stream", "direct"])
+def test_a_send_answered_too_late_is_not_sent_again(realm, tmp_path, sleeps, send):
+    """A hello or a weekly post (no message it answers) whose answer came too late went
+    through: the retry finds it and sends nothing more."""
+    io = ZulipIO(str(realm.server.zuliprc(tmp_path, realm.bot)), RetryPolicy(timeout=0.3, sleep=sleeps))
+    realm.server.answer_late_next(1, after=1.0, path_prefix="/messages")
+    sent = (io.send_stream("general", "hello", "Hello! I map introductions.") if send == "stream"
+            else io.send_direct([realm.alice.user_id], "Hello! I map introductions."))
+    [message] = realm.server.messages_sent_by(realm.bot)
+    assert sent["id"] == message.id and realm.server.count("POST /messages") == 1
+
+
 def test_connect_retries_server_settings(realm, make_io, sleeps):
     """The client's own GET /server_settings at construction is retried on 5xx."""
     realm.server.fail_next(2, status=502, path_prefix="/server_settings")

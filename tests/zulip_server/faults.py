@@ -1,4 +1,4 @@
-"""Faults the tests ask for: 5xx answers, 429 rate limits, dropped connections."""
+"""Faults the tests ask for: 5xx answers, 429 rate limits, dropped connections, late answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Fault:
-    kind: str  # "status", "rate_limit", "drop" or "lost" (carried out, answer lost)
+    kind: str  # "status", "rate_limit", "drop", "lost" (carried out, answer lost) or "late" (carried out, answered `delay` s late)
     remaining: int
     status: int | None = 500
     path_prefix: str | None = None

@@ -186,6 +186,11 @@ class ZulipTestServer:
         drops (status None) or a gateway error comes back instead (e.g. 502)."""
         self.faults.add(Fault("lost", n, status=status, path_prefix=path_prefix))
 
+    def answer_late_next(self, n: int = 1, after: float = 1.0, path_prefix: str | None = None) -> None:
+        """Carry out the next `n` matching requests at once, but answer each `after` seconds
+        late: a busy server, as the real one under load (the client's timeout may pass first)."""
+        self.faults.add(Fault("late", n, path_prefix=path_prefix, delay=after))
+
     def drop_next(self, n: int = 1, path_prefix: str | None = None, after: float = 0.0) -> None:
         """Close the next ``n`` connections unanswered, ``after`` seconds in (a cut long-poll)."""
         self.faults.add(Fault("drop", n, path_prefix=path_prefix, delay=after))
@@ -222,6 +227,10 @@ class ZulipTestServer:
             self._answer(req, matched, credentials)
             entry.status = fault.status
             return fault.status, None if fault.status is None else fault.body()
+        if fault is not None and fault.kind == "late":  # done at once, answered late
+            entry.status, body = self._answer(req, matched, credentials)
+            time.sleep(fault.delay)
+            return entry.status, body
         if fault is not None:
             time.sleep(fault.delay)
             entry.status = 429 if fault.kind == "rate_limit" else fault.status if fault.kind == "status" else None

@@ -100,13 +100,16 @@ class ZulipRequestHandler(BaseHTTPRequestHandler):
         self._write(status, json.dumps(body).encode(), "application/json", extra)
 
     def _write(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a late answer)
+            self.close_connection = True
 
     def _drop(self) -> None:
         """Close the connection without answering (the client sees a reset/disconnect)."""
