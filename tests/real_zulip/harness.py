@@ -7,12 +7,16 @@ missing (a user's machine), every test here is skipped with the reason; under CI
 (`CI=true`) a missing kit is a failure, never a skip.
 
 The realm keeps what earlier runs made, so every test makes its own people and streams
-with a fresh nonce in their names, and reads only what it made.
+with a fresh nonce in their names, and reads only what it made. Each test has its own bot
+user too: the server is shared (by other runs of the tier, at a developer's desk), and a
+bot process of another run would otherwise answer this test's people as well.
+
+Every request the tier's own code sends goes through one policy (`patience.py`): a slow
+or busy server is waited for, within a bound, and a retry never makes a second copy.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -20,17 +24,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import zulip
+import requests
 
 import bot_process
 from bot.settings import DB_FILENAME, MAIN_SOURCE
+from real_zulip.patience import REQUEST_TIMEOUT, Client, answered, json_answer, patiently
 from storage import Store
 from zulip_server import wait_until
 
@@ -39,6 +41,7 @@ KIT = Path(os.environ.get("BATCHVIZ_ZULIP_KIT", ROOT.parent / "shared" / "zulip-
 SITE = "http://localhost:9991"  # the realm lives on `localhost`, not 127.0.0.1 (kit README)
 TOPIC = "introductions"
 WAIT = 120.0  # seconds: an upper bound for anything the bot does here, never a speed target
+BUILD_TIMEOUT = 1800  # s for the kit's scripts: a first build takes about 17 min on 2 busy cores
 
 
 def zulip_home() -> Path:
@@ -49,19 +52,26 @@ def zulip_home() -> Path:
 
 
 def _answers() -> bool:
+    """Whether a Zulip is up on SITE. A slow answer counts: a busy server is up, and
+    taking it for down would start (and at the end stop) a server others are using."""
     try:
-        with urllib.request.urlopen(f"{SITE}/api/v1/server_settings", timeout=5) as response:
-            return json.load(response).get("result") == "success"
-    except OSError:
+        response = requests.get(f"{SITE}/api/v1/server_settings", timeout=REQUEST_TIMEOUT)
+    except requests.Timeout:
+        return True  # it took the connection: something serves there, busy
+    except requests.ConnectionError:
         return False
+    return json_answer(response).get("result") == "success"
 
 
-def _kit(script: str, *args: str, env: dict | None = None) -> None:
-    done = subprocess.run(["bash", str(KIT / script), *args], env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=1800)
+def _kit(script: str, *args: str, timeout: float = BUILD_TIMEOUT) -> str:
+    try:
+        done = subprocess.run(["bash", str(KIT / script), *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{script} {' '.join(args)} did not finish in {timeout} s:\n{exc.stdout}\n{exc.stderr}")
     if done.returncode != 0:
         pytest.fail(f"{script} {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
                     f"{done.stderr[-3000:]}")
+    return done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -78,30 +88,27 @@ def real_server():
         _kit("setup.sh")
         _kit("start.sh")
         started = True
-    credentials = zulip_home() / "credentials"
-    admin = zulip.Client(config_file=str(credentials / "admin.zuliprc"))
-    bot = zulip.Client(config_file=str(credentials / "bot.zuliprc"))
-    profile = bot.get_profile()
-    yield SimpleNamespace(admin=admin, bot=bot, bot_id=int(profile["user_id"]),
-                          bot_name=profile["full_name"], bot_rc=credentials / "bot.zuliprc",
-                          feature_level=bot.feature_level)
+    admin = Client(config_file=str(zulip_home() / "credentials" / "admin.zuliprc"))
+    yield SimpleNamespace(admin=admin, feature_level=admin.feature_level)
     if started:
         _kit("stop.sh")
 
 
-def restart_zulip(env: dict) -> None:
-    """Restart Zulip alone with these settings (e.g. a low rate limit); waits until up."""
-    _kit("stop.sh", "--zulip-only")
-    _kit("start.sh", env=env)
+def limit_requests(user_id: int, rule: str) -> None:
+    """Give one user Zulip's per-user rate limit `rule` ("SECONDS:COUNT"), on the running
+    server (the shared server is never restarted for it, and no one else is limited)."""
+    _kit("manage.sh", "shell", "-c", "from zerver.models import UserProfile; "
+         f"u = UserProfile.objects.get(id={int(user_id)}); u.rate_limits = {rule!r}; "
+         "u.save(update_fields=['rate_limits'])", timeout=300)  # s: Django starting on busy cores
 
 
 # ---- people and streams of one test ---------------------------------------------------
 
 
 def api_key(email: str) -> str:
-    data = urllib.parse.urlencode({"username": email}).encode()
-    with urllib.request.urlopen(f"{SITE}/api/v1/dev_fetch_api_key", data=data, timeout=30) as response:
-        return json.load(response)["api_key"]
+    return checked(patiently(lambda: answered(requests.post(
+        f"{SITE}/api/v1/dev_fetch_api_key", data={"username": email}, timeout=REQUEST_TIMEOUT)),
+        "POST dev_fetch_api_key"))["api_key"]
 
 
 def checked(result: dict) -> dict:
@@ -110,13 +117,9 @@ def checked(result: dict) -> dict:
 
 
 def patient(call, *args, **kwargs) -> dict:
-    """A test's own request, retried through a rate limit (the tier may switch one on)."""
-    for _ in range(60):
-        result = call(*args, **kwargs)
-        if result.get("code") != "RATE_LIMIT_HIT":
-            return checked(result)
-        time.sleep(float(result.get("retry-after", 1)) + 0.1)
-    pytest.fail("rate limited for too long")
+    """A test's own request through a `Client` (which already waits out timeouts, dropped
+    connections and rate limits: `patience.py`), its answer checked."""
+    return checked(call(*args, **kwargs))
 
 
 class Person:
@@ -127,7 +130,7 @@ class Person:
         created = server.admin.create_user({"email": email, "password": secrets.token_hex(8),
                                             "full_name": full_name})
         self.user_id = int(checked(created)["user_id"])
-        self.client = zulip.Client(email=email, api_key=api_key(email), site=SITE)
+        self.client = Client(email=email, api_key=api_key(email), site=SITE)
 
     def post(self, stream: str, topic: str, content: str) -> int:
         return int(patient(self.client.send_message,
@@ -152,9 +155,9 @@ class Person:
 class World:
     """One test's nonce, people and streams."""
 
-    def __init__(self, server):
-        self.server = server
+    def __init__(self, server, folder: Path):
         self.nonce = secrets.token_hex(3)
+        self.server = SimpleNamespace(**vars(server), **own_bot(server.admin, self.nonce, folder))
         self.people: list[Person] = []
 
     def person(self, first_name: str) -> Person:
@@ -176,9 +179,20 @@ class World:
                 request={"role": 600})
 
 
+def own_bot(admin: Client, nonce: str, folder: Path) -> dict:
+    """A generic bot owned by the admin, as the kit's shared one, for one test alone: its
+    client, id, name and zuliprc."""
+    name = f"Map Bot {nonce}"
+    made = checked(admin.call_endpoint("bots", request={"full_name": name, "short_name": f"batchviz-{nonce}"}))
+    email = checked(admin.call_endpoint(f"users/{made['user_id']}", method="GET"))["user"]["delivery_email"]
+    rc = folder / "bot.zuliprc"
+    rc.write_text(f"[api]\nemail={email}\nkey={made['api_key']}\nsite={SITE}\n", encoding="utf-8")
+    return {"bot": Client(config_file=str(rc)), "bot_id": int(made["user_id"]), "bot_name": name, "bot_rc": rc}
+
+
 @pytest.fixture
-def world(real_server) -> World:
-    return World(real_server)
+def world(real_server, tmp_path) -> World:
+    return World(real_server, tmp_path)
 
 
 # ---- the bot as a real process ----------------------------------------------------------
@@ -200,7 +214,7 @@ class BotProcess(bot_process.BotProcess):
     def wait_log(self, pattern: str, timeout: float = WAIT) -> str:
         found = wait_until(lambda: re.search(pattern, self.current_log()), timeout, interval=0.05)
         if found is None:
-            pytest.fail(f"the bot never logged {pattern!r}; its log:\n{self.current_log()[-4000:]}")
+            pytest.fail(f"the bot did not log {pattern!r} within {timeout} s; its log:\n{self.current_log()[-4000:]}")
         return found.group(0)
 
     def queue_id(self) -> str:
@@ -244,7 +258,7 @@ def bot_process(real_server, world, tmp_path):
                     "web_port": str(free_port())}
         settings.update(line.split(" = ", 1) for line in extra.splitlines() if line.strip())
         config = tmp_path / f"zuliprc-{len(started)}"
-        shutil.copy(real_server.bot_rc, config)
+        shutil.copy(world.server.bot_rc, config)
         with open(config, "a", encoding="utf-8") as handle:
             handle.write("\n[batchviz]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
         process = BotProcess(config, data_dir, tmp_path / f"bot-{len(started)}.log")

@@ -38,7 +38,7 @@ def test_start_up_reads_the_topic_and_builds_the_first_map_at_once(world, bot_pr
     assert "6 people" in reply["content"]
 
 
-def test_every_command_by_dm_and_by_mention(world, bot_process, real_server):
+def test_every_command_by_dm_and_by_mention(world, bot_process):
     """Each command gets exactly one reply, in a DM and as a stream mention, and the reply
     renders cleanly in Zulip (no stray Markdown)."""
     people, welcome, chat = _world_with_intros(world)
@@ -56,7 +56,7 @@ def test_every_command_by_dm_and_by_mention(world, bot_process, real_server):
     assert any(f"@_**|{people[n].user_id}**" in texts[1] for n in ("Bea", "Cal"))  # mentioned by id
     assert re.search(r"\b1\b", texts[2]) and "show cluster" not in texts[2].lower()
     bea, topic = people["Bea"], [{"operator": "stream", "operand": chat}, {"operator": "topic", "operand": "q"}]
-    asked = [bea.post(chat, "q", f"@**{real_server.bot_name}** {command}") for command in COMMANDS]
+    asked = [bea.post(chat, "q", f"@**{world.server.bot_name}** {command}") for command in COMMANDS]
     answers = wait_for(lambda: at_least(bea.bot_replies(topic, after=asked[0]), len(COMMANDS)),
                        "a reply to every mention")
     assert len(answers) == len(COMMANDS) and answers[2]["content"] == texts[2]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from real_zulip.harness import TOPIC, patient, restart_zulip, wait_for
+from real_zulip.harness import TOPIC, WAIT, limit_requests, patient, wait_for
 
 
 def _people(world, n: int, welcome_name: str = "welcome"):
@@ -73,24 +73,23 @@ def test_a_deleted_event_queue_during_a_burst_loses_nothing(world, bot_process):
             sent.append(people[i % 5].post(welcome, TOPIC, f"Burst intro {i} from {people[i % 5].full_name}"))
 
     burst(0, 20)
-    writer = threading.Thread(target=burst, args=(20, 40))
-    writer.start()
-    patient(world.server.bot.deregister, bot.queue_id())
-    writer.join()
+    with ThreadPoolExecutor(1) as writer:
+        writing = writer.submit(burst, 20, 40)
+        patient(world.server.bot.deregister, bot.queue_id())
+        wait_for(writing.done, "the burst's other 40 intros to be sent", timeout=2 * WAIT)
+        writing.result()  # a send that failed fails the test here, with its own message
     bot.wait_log(r"expired; registering again")
     wait_for(lambda: sorted(i for d in bot.documents() for i in d.extra["message_ids"]) == sorted(sent),
              "every burst message stored exactly once")
 
 
 @pytest.fixture
-def rate_limited_server(real_server):
-    """Zulip restarted with 20 requests per 10 s per user; restored afterwards."""
-    restart_zulip({"ZULIP_RATE_LIMIT_API_BY_USER": "10:20"})
-    yield real_server
-    restart_zulip({})
+def rate_limited_bot(world):
+    """This test's bot limited to 20 requests per 10 s (Zulip's own per-user limit)."""
+    limit_requests(world.server.bot_id, "10:20")
 
 
-def test_rate_limits_are_honoured_and_nothing_is_lost(world, bot_process, rate_limited_server):
+def test_rate_limits_are_honoured_and_nothing_is_lost(world, bot_process, rate_limited_bot):
     """With a tight rate limit, the bot waits out every 429 and still stores every intro
     and answers every command."""
     people, welcome = _people(world, 6)
@@ -98,7 +97,8 @@ def test_rate_limits_are_honoured_and_nothing_is_lost(world, bot_process, rate_l
     bot = bot_process(welcome).start()
     bot.wait_log(r"Registered event queue")
     asked = [(p, [p.dm_bot("status"), p.dm_bot("map"), p.dm_bot("help")]) for p in people]
-    wait_for(lambda: _answered_once(asked), "every command answered", timeout=240)
+    # 18 replies and the bot's reads at 20 requests per 10 s, with its 429s waited out: 2 WAITs
+    wait_for(lambda: _answered_once(asked), "every command answered", timeout=2 * WAIT)
     stored = sorted(i for d in bot.documents() for i in d.extra["message_ids"])
     assert stored == sorted(sent)
     assert "rate limited" in bot.current_log()
