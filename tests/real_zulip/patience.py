@@ -93,7 +93,7 @@ def patiently(send: Callable[[], tuple[int, dict]], what: str, look: Callable[[]
             if status >= 500:  # Zulip, or the dev proxy in front of it, failed midway
                 maybe_done = True
                 raise Busy(answer, None, maybe_done=True)
-            if maybe_done and answer.get("code") in ALREADY_DONE.get(_route(what), ()):
+            if maybe_done and {answer.get("code"), answer.get("msg")} & set(ALREADY_DONE.get(_route(what), ())):
                 log.warning("%s: the failed attempt went through (%s)", what, answer.get("code"))
                 return {"result": "success", "msg": ""}
             return answer
@@ -120,8 +120,10 @@ def answered(response: requests.Response) -> tuple[int, dict]:
 
 # ---- what a second attempt must not repeat ------------------------------------------
 
-ALREADY_DONE = {  # a route → the error codes that say the first attempt went through
+ALREADY_DONE = {  # a route → the error codes or texts that say the first attempt went through
     "DELETE events": ("BAD_EVENT_QUEUE_ID",),  # the queue is gone: what the DELETE was for
+    "DELETE messages/<id>": ("Invalid message(s)",),  # deleted already
+    "PATCH messages/<id>": ("Nothing to change",),  # moved already (a same-text edit just succeeds)
 }
 
 
@@ -146,10 +148,11 @@ def _created_user(client: "Client", request: dict, since: float) -> dict | None:
 
 
 def _created_bot(client: "Client", request: dict, since: float) -> dict | None:
-    """The bot of that short name among the caller's own, with its key (GET /bots)."""
+    """The bot of that short name among the caller's own, with its key (GET /bots) and id."""
     for bot in client.call_endpoint("bots", method="GET").get("bots", []):
         if bot["username"].split("-bot@")[0] == request["short_name"]:
-            return {"result": "success", "msg": "", "user_id": bot["user_id"], "api_key": bot["api_key"]}
+            found = _created_user(client, {"email": bot["username"]}, since)
+            return None if found is None else {**found, "api_key": bot["api_key"]}
     return None
 
 
