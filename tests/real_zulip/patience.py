@@ -43,9 +43,9 @@ TRANSIENT = (requests.Timeout, requests.ConnectionError, zulip.UnrecoverableNetw
 class Busy(Exception):
     """Zulip answered, but asked to be asked again (429), or failed inside (5xx)."""
 
-    def __init__(self, answer: dict, retry_after: float | None, maybe_done: bool):
+    def __init__(self, answer: dict, retry_after: float | None):
         super().__init__(f"{answer.get('code') or answer.get('status_code')}: {answer.get('msg', '')[:200]}")
-        self.retry_after, self.maybe_done = retry_after, maybe_done
+        self.retry_after = retry_after
 
 
 def _wait(state: tenacity.RetryCallState) -> float:
@@ -89,10 +89,10 @@ def patiently(send: Callable[[], tuple[int, dict]], what: str, look: Callable[[]
                 maybe_done = True
                 raise
             if status == 429 or answer.get("code") == "RATE_LIMIT_HIT":
-                raise Busy(answer, float(answer.get("retry-after") or 1), maybe_done=False)
+                raise Busy(answer, float(answer.get("retry-after") or 1))
             if status >= 500:  # Zulip, or the dev proxy in front of it, failed midway
                 maybe_done = True
-                raise Busy(answer, None, maybe_done=True)
+                raise Busy(answer, None)
             if maybe_done and {answer.get("code"), answer.get("msg")} & set(ALREADY_DONE.get(_route(what), ())):
                 log.warning("%s: the failed attempt went through (%s)", what, answer.get("code"))
                 return {"result": "success", "msg": ""}
