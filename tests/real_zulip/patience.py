@@ -34,7 +34,8 @@ import zulip
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 60.0  # s for one answer: 4x the 15 s that a loaded machine exceeded
+ZULIP_CLIENT_TIMEOUT = 15.0  # s: the zulip client's own, which a loaded machine exceeded
+REQUEST_TIMEOUT = 60.0  # s for one answer: 4x that
 TOTAL = 300.0  # s for all attempts of one request, waits included (the last may add REQUEST_TIMEOUT)
 LOOK_BACK = 50  # the sender's newest messages in a conversation searched for a lost send
 TRANSIENT = (requests.Timeout, requests.ConnectionError, zulip.UnrecoverableNetworkError)
@@ -186,9 +187,11 @@ class Client(zulip.Client):
         since, look = time.time(), LOOKS.get(_route(what))
 
         def send() -> tuple[int, dict]:
-            self._status.code = 0
+            self._status.code, started = 0, time.monotonic()
             answer = super(Client, self).do_api_query(orig_request, url, method=method, longpolling=longpolling,
                                                       files=files, timeout=timeout or REQUEST_TIMEOUT)
+            if (took := time.monotonic() - started) > ZULIP_CLIENT_TIMEOUT:
+                log.warning("%s answered in %.1f s: the zulip client alone would have given up", what, took)
             return self._status.code, answer
 
         return patiently(send, what, look=None if look is None else lambda: look(self, dict(orig_request), since))
