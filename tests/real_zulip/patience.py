@@ -125,6 +125,7 @@ ALREADY_DONE = {  # a route → the error codes or texts that say the first atte
     "DELETE events": ("BAD_EVENT_QUEUE_ID",),  # the queue is gone: what the DELETE was for
     "DELETE messages/<id>": ("Invalid message(s)",),  # deleted already
     "PATCH messages/<id>": ("Nothing to change",),  # moved already (a same-text edit just succeeds)
+    "DELETE users/<id>": ("User is deactivated",),  # deactivated already
 }
 
 
