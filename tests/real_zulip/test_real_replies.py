@@ -53,7 +53,7 @@ def check_as_read(html: str, people: dict[int, str]) -> None:
         assert span.get_text() == people[int(span["data-user-id"])], (span, people)
 
 
-def test_every_kind_of_reply_as_a_reader_sees_it(world, bot_process, real_server):
+def test_every_kind_of_reply_as_a_reader_sees_it(world, bot_process):
     """help, near me, near @X, groups, show group, map, status, errors, opt out and in, a
     refresh and its result, not on the map yet, the weekly post and the hello."""
     people = demo_people(world)
@@ -83,7 +83,7 @@ def test_every_kind_of_reply_as_a_reader_sees_it(world, bot_process, real_server
     post = wait_for(lambda: asker.bot_replies(topic, markdown=True)[:1], "the weekly post", timeout=150)
     exchanges.append(("(schedule)", f"#{posts} > weekly map", "(the weekly post)", post))
     lounge = world.stream("lounge", [asker], with_bot=False)
-    patient(real_server.admin.add_subscriptions, [{"name": lounge}], principals=[real_server.bot_id])
+    patient(world.server.admin.add_subscriptions, [{"name": lounge}], principals=[world.server.bot_id])
     hello = wait_for(lambda: asker.bot_replies([{"operator": "stream", "operand": lounge}], markdown=True)[:1],
                      "the hello")
     exchanges.append(("(the bot is added)", f"#{lounge}", "(the hello)", hello))
@@ -128,7 +128,7 @@ def write_transcript(exchanges, nonce: str) -> None:
     TRANSCRIPT.write_text(current, encoding="utf-8")
 
 
-def test_a_renamed_person_is_mentioned_by_their_new_name(world, bot_process, real_server):
+def test_a_renamed_person_is_mentioned_by_their_new_name(world, bot_process):
     """Renamed through the API after their intro, a person is named with their new name
     in the next answer (Zulip fills in the silent mention by id)."""
     ada, bea = world.person("Ada"), world.person("Bea")
@@ -138,7 +138,7 @@ def test_a_renamed_person_is_mentioned_by_their_new_name(world, bot_process, rea
     bot = bot_process(welcome).start()
     wait_for(lambda: bot.snapshot_id(), "the first map")
     renamed = f"Beatrix [x](https://ev.il) {world.nonce}"
-    patient(real_server.admin.call_endpoint, url=f"users/{bea.user_id}", method="PATCH",
+    patient(world.server.admin.call_endpoint, url=f"users/{bea.user_id}", method="PATCH",
             request={"full_name": renamed})
     sent = ada.dm_bot("near me")
     [reply] = wait_for(lambda: ada.dm_replies(after=sent, markdown=True)[:1], "the near me reply")
