@@ -188,6 +188,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    from bot import checks
+
+    checks.at_start(settings)  # every problem batchviz check would find, at once
     from bot.runner import run  # the chat path's imports, only when running
 
     run(settings)
@@ -201,6 +204,14 @@ def cmd_forget(args: argparse.Namespace) -> int:
     print(f"Forgot user {user_id}: {deleted} message(s) deleted, and they are kept out until they "
           "opt in again; the next map leaves them out.")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot import checks
+
+    _, findings = checks.check_all(args.config)
+    print(checks.report(findings))
+    return checks.exit_code(findings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("user", metavar="USER", help="their Zulip user id or email")
     forget.add_argument("--config", required=True, metavar="ZULIPRC")
     forget.set_defaults(func=cmd_forget)
+
+    check = commands.add_parser("check", help="check the settings, Zulip, the data folder, public_url and the "
+                                "model; exit 0 ok, 1 problems, 2 warnings")
+    check.add_argument("--config", required=True, metavar="ZULIPRC")
+    check.set_defaults(func=cmd_check)
     return parser
 
 

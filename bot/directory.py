@@ -85,6 +85,10 @@ class Directory:
         wanted = str(name).casefold()
         return next((s for s in self._streams().values() if s["name"].casefold() == wanted), None)
 
+    def stream_names(self) -> list[str]:
+        """The names of every stream the bot can see."""
+        return [s["name"] for s in self._streams().values()]
+
     def stream_name(self, stream_id: int) -> str | None:
         found = self.stream(stream_id)
         return found["name"] if found else None

@@ -15,10 +15,11 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from bot import service
+from bot import health, service
 from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.catchup import COMMAND_NARROWS, COMMAND_PAGE, first_start_anchor
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
+from bot.checks_web import probe_running
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
 from bot.departures import Departures
@@ -50,7 +51,8 @@ class Bot:
     """The bot's parts and their ordered start and stop; usable in a test thread."""
 
     def __init__(self, settings, client_factory: Callable[[], ZulipIO] | None = None,
-                 embedder=None, clock=None, background_schedules: bool = True):
+                 embedder=None, clock=None, background_schedules: bool = True,
+                 poll_interval: float = health.POLL_INTERVAL):
         self.settings = settings
         self._client_factory = client_factory or (lambda: ZulipIO(str(settings.path)))
         self._embedder = embedder
@@ -66,6 +68,7 @@ class Bot:
         self._refit: set[str] = set()  # sources whose next build fits the whole map afresh
         self.ready = threading.Event()  # set once registered and caught up
         self.server: MapServer | None = None
+        self.queue_watch, self.build_watch = health.QueueWatch(poll_interval), health.BuildWatch()
 
     # -- lifecycle
 
@@ -145,11 +148,14 @@ class Bot:
                     break
                 answer = self.io.call("get_events", queue_id=queue_id,
                                       last_event_id=self._last_event_id)
+                self.queue_watch.polled(answer["events"])
                 self._handle_events(answer["events"])
                 failures = 0
             except ZulipError as exc:
+                self.queue_watch.failed(f"the event queue failed ({exc.code})")
                 self._queue_failed(exc)
             except Exception:
+                self.queue_watch.failed("the event loop keeps failing; see the log")
                 # The events not handled yet are not acknowledged: the next poll gets
                 # them again, so a passing failure (a locked database) loses nothing.
                 failures += 1
@@ -289,10 +295,11 @@ class Bot:
         s = self.settings
         names = service.NamePolicy(s.pseudonymize, s.keep_names, s.random_state, site=s.api_site)
         refit = source.name in self._refit
-        built = self.builds.run(BuildJob(
-            s.database, s.map_retention_days, source.name, s.pipeline_params(), s.embedder_spec(),
-            outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}",
-            refit=refit))
+        with self.build_watch.build():
+            built = self.builds.run(BuildJob(
+                s.database, s.map_retention_days, source.name, s.pipeline_params(), s.embedder_spec(),
+                outputs=maps_dir(s.data_dir, source.name), names=names, title=f"Introductions in {source.stream}",
+                refit=refit))
         if refit:
             self._refit.discard(source.name)
         self._warm(source)
@@ -339,7 +346,8 @@ class Bot:
         signer, server_url = None, ""
         if s.web_mode == "serve":
             signer = Signer(load_or_create_secret(s.data_dir))
-            self.server = MapServer(s.web_host, s.web_port, signer, self._lookup).start()
+            self.server = MapServer(s.web_host, s.web_port, signer, self._lookup,
+                                    health=lambda: health.of_bot(self)).start()
             server_url = self.server.base_url
         return MapLinks(s.web_mode, signer, self._lookup, s.link_ttl_hours, s.public_url,
                         s.map_dir, server_url=server_url)
@@ -377,7 +385,8 @@ class Bot:
 
     def _status_extra(self) -> str:
         upcoming = self.scheduler.next_run("weekly-post")
-        return f"Next weekly post: {zulip_time(upcoming)}." if upcoming else "No weekly post is scheduled."
+        post = f"Next weekly post: {zulip_time(upcoming)}." if upcoming else "No weekly post is scheduled."
+        return "\n".join([post] + health.describe(health.of_bot(self)))
 
 
 def run(settings) -> None:
@@ -393,6 +402,7 @@ def run(settings) -> None:
     signal.signal(signal.SIGINT, on_signal)
     prefer_answers()
     bot = Bot(settings).start()
+    probe_running(settings)  # the map server is up now: does public_url lead to it?
     while not stop_requested.wait(1.0):
         pass
     bot.stop()

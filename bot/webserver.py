@@ -19,6 +19,7 @@ closed); files are streamed, and each connection serves one request.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -36,8 +37,10 @@ log = logging.getLogger(__name__)
 
 Lookup = Callable[[str, int], "Path | None"]  # (source, snapshot id) -> that map's HTML file
 Answer = tuple[int, "bytes | Path", str]  # (status, body or file to stream, content type)
+Health = Callable[[], dict]  # the `/healthz` report (bot.health)
 
 _MAP_PATH = re.compile(r"/map/([^/]{1,200})/([0-9]{1,18})")
+_HEALTHZ = re.compile(r"/healthz")
 # Plotly's self-contained page runs inline scripts; its WebGL traces (3-D maps) need eval.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; worker-src blob:; base-uri 'none'; "
@@ -67,11 +70,12 @@ class MapServer:
 
     def __init__(self, host: str, port: int, signer: Signer, lookup: Lookup,
                  timeout_seconds: float = TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
-                 request_deadline: float = REQUEST_DEADLINE):
+                 request_deadline: float = REQUEST_DEADLINE, health: Health | None = None):
         self.signer = signer
         self.lookup = lookup
         self.routes: tuple[tuple[re.Pattern, Callable[[re.Match, dict], Answer]], ...] = (
             (_MAP_PATH, self._map_page),
+            *([(_HEALTHZ, lambda _match, _query: _health(health()))] if health else []),
         )
         self._server = LimitedServer(
             self._app, SECURITY_HEADERS, request_deadline, max_connections, host=host, port=port,
@@ -156,6 +160,12 @@ class MapServer:
         if path is None or not Path(path).is_file():  # pruned, or someone on it opted out
             return _plain(HTTPStatus.GONE, EXPIRED_MAP)
         return HTTPStatus.OK, Path(path), "text/html; charset=utf-8"
+
+
+def _health(report: dict) -> Answer:
+    """200 when the bot is healthy, 503 when not: what a load balancer or a monitor reads."""
+    status = HTTPStatus.OK if report.get("status") == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+    return status, (json.dumps(report) + "\n").encode(), "application/json"
 
 
 def _plain(status: int, message: str) -> tuple[int, bytes, str]:

@@ -72,6 +72,11 @@ class InboxMixin:
                                 (ANSWERED,)).fetchall()
         return [PendingCommand(json.loads(message), reply, state == FOLLOWING) for message, reply, state in rows]
 
+    def inbox_backlog(self) -> int:
+        """How many commands are not answered yet."""
+        with self._db.transaction(write=False) as conn:
+            return conn.execute("SELECT COUNT(*) FROM inbox WHERE state != ?", (ANSWERED,)).fetchone()[0]
+
     def inbox_state(self, message_id: int) -> str | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute("SELECT state FROM inbox WHERE message_id = ?",
