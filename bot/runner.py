@@ -207,6 +207,7 @@ class Bot:
                               client_gravatar=True, client_capabilities=CLIENT_CAPABILITIES)
         self._queue_id, self._last_event_id = answer["queue_id"], int(answer["last_event_id"])
         log.info("Registered event queue %s", self._queue_id)
+        self.queue_watch.polled([])  # a new queue is an answer from Zulip
         first = not self._resynced
         try:
             self._catch_up_content(first)
