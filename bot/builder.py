@@ -35,13 +35,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import logs
 from pipeline.embed import DEFAULT_BACKEND
 from pipeline.errors import PipelineError
 from pipeline.params import PipelineParams
 
 log = logging.getLogger(__name__)
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = logs.LOG_FORMAT
 PARENT_CHECK_SECONDS = 1.0
 WORKER_ATTEMPTS = 2  # a build whose worker dies is tried once more, in a new worker
 WORKER_DIED = "The map builder stopped unexpectedly twice (out of memory?); the map was not rebuilt."
@@ -151,17 +152,18 @@ class WorkerProcess:
 
 def spawn_one(role: str, threads: int | None = None) -> ProcessPoolExecutor:
     """A pool of one spawned process of the bot's own (builds; `who's into` topics:
-    ``bot.queries``), which logs "<role> <pid> started"; ``threads`` caps its maths libraries'."""
+    ``bot.queries``), which logs "<role> <pid> started" in the bot's log format;
+    ``threads`` caps its maths libraries'."""
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(1, mp_context=context, initializer=_worker_started,
-                               initargs=(os.getpid(), logging.getLogger().level, role, threads))
+                               initargs=(os.getpid(), logging.getLogger().level, role, threads, logs.current()))
 
 
-def _worker_started(parent: int, level: int, role: str, threads: int | None) -> None:
+def _worker_started(parent: int, level: int, role: str, threads: int | None, log_format: str = "text") -> None:
     """In the worker: log like the bot, leave stopping to the bot, exit when it is gone."""
     if threads:  # before any maths library is imported here
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    logs.configure(level, log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log.info("%s %d started", role, os.getpid())

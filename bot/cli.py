@@ -7,13 +7,11 @@ A thin layer: it parses arguments, calls the library, and turns domain errors in
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from bot import service
 from bot.answers import Answerer
-from bot.builder import LOG_FORMAT
 from bot.chat import UnknownPersonError, chat, choose_person
 from bot.departures import NotStored, forget_now
 from bot.queries import InProcessQueries
@@ -187,8 +185,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    from bot import checks
+    from bot import checks, logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
     checks.at_start(settings)  # every problem batchviz check would find, at once
     from bot.runner import run  # the chat path's imports, only when running
@@ -212,6 +211,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     _, findings = checks.check_all(args.config)
     print(checks.report(findings))
     return checks.exit_code(findings)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from bot.systemd import unit
+
+    print(unit(load_settings(args.config)), end="")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from storage.backup import backup
+
+    size = backup(database_path(args.data_dir), args.output)
+    print(f"wrote {args.output} ({size / 1024**2:.1f} MiB), a consistent copy of {database_path(args.data_dir)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "model; exit 0 ok, 1 problems, 2 warnings")
     check.add_argument("--config", required=True, metavar="ZULIPRC")
     check.set_defaults(func=cmd_check)
+
+    unit = commands.add_parser("service", help="print a systemd unit that runs the bot as a service")
+    unit.add_argument("--print", action="store_true", required=True, help="print the unit (to stdout)")
+    unit.add_argument("--config", required=True, metavar="ZULIPRC")
+    unit.set_defaults(func=cmd_service)
+
+    saved = commands.add_parser("backup", help="copy the database safely, even while the bot runs")
+    saved.add_argument("--data-dir", required=True)
+    saved.add_argument("-o", "--output", required=True, help="the new file (must not exist)")
+    saved.set_defaults(func=cmd_backup)
     return parser
 
 

@@ -16,6 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 class BotProcess:
     """The real bot process; `start` may be called again after `kill` or `stop`."""
 
+    cwd = ROOT
+
+    def command(self) -> list[str]:
+        """How the bot is started (an installed `batchviz` in the wheel's test)."""
+        return [sys.executable, "-m", "bot.cli", "run", "--config", str(self.config)]
+
     def __init__(self, config: Path, log_path: Path):
         self.config = config
         self.log_path = log_path
@@ -27,8 +33,7 @@ class BotProcess:
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(f"==== start {self.starts}\n")
             log.flush()
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(self.config)],
-                                         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.starts += 1
         return self
 
