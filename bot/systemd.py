@@ -25,7 +25,6 @@ UNIT = """\
 # In the zuliprc's [batchviz] section, data_dir = {data_dir}.
 [Unit]
 Description=batchviz: a Zulip bot that maps a community's introductions
-Documentation=https://pypi.org/project/batchviz/
 After=network-online.target
 Wants=network-online.target
 
