@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
+from bot import metrics
 from bot.answers import Asker, Answerer, FollowUp
 from bot.commands import parse
 from bot.directory import Directory
@@ -240,9 +241,10 @@ class Dispatcher:
         wait = self.consent_cooldown.wait_left(parsed.name, sender) if parsed.name in CONSENT_COMMANDS else 0
         if wait:
             return TOO_SOON.format(minutes=math.ceil(wait / 60))
-        if asks_everywhere(parsed):
-            return gather(parsed, asker, self.readable(sender), self.answerer_for)
-        reply = self.answerer_for(source).answer(parsed, asker)
+        with metrics.command(parsed.name):
+            if asks_everywhere(parsed):
+                return gather(parsed, asker, self.readable(sender), self.answerer_for)
+            reply = self.answerer_for(source).answer(parsed, asker)
         if parsed.name in CONSENT_COMMANDS:
             self.on_consent()
         return reply

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable
 
+from bot import metrics
+
 SERVICE = "batchviz"
 INSTANCE = secrets.token_urlsafe(9)  # random for each process: not data
 POLL_INTERVAL = 90.0  # seconds: Zulip's long-poll heartbeat (about 60 s) with a margin
@@ -67,12 +69,17 @@ class BuildWatch:
 
     @contextmanager
     def build(self):
+        started = time.perf_counter()
         try:
             yield
         except BaseException:
-            self.finished_at, self.result = _now(), "failed"
+            self._done("failed", started)
             raise
-        self.finished_at, self.result = _now(), "ok"
+        self._done("ok", started)
+
+    def _done(self, result: str, started: float) -> None:
+        self.finished_at, self.result = _now(), result
+        metrics.build_done(time.perf_counter() - started, result)
 
 
 def report(queue: dict, build: BuildWatch, stored_build: datetime | None, backlog: int,

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from bot import health, service
+from bot import health, metrics, service
 from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.catchup import COMMAND_NARROWS, COMMAND_PAGE, first_start_anchor
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
@@ -348,7 +348,8 @@ class Bot:
         if s.web_mode == "serve":
             signer = Signer(load_or_create_secret(s.data_dir))
             self.server = MapServer(s.web_host, s.web_port, signer, self._lookup,
-                                    health=lambda: health.of_bot(self)).start()
+                                    health=lambda: health.of_bot(self),
+                                    metrics=metrics.exposition if s.metrics else None).start()
             server_url = self.server.base_url
         return MapLinks(s.web_mode, signer, self._lookup, s.link_ttl_hours, s.public_url,
                         s.map_dir, server_url=server_url)

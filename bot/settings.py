@@ -74,6 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_cluster_size", "", "Smallest group (empty: chosen from the number of people).", optional(integer(2, 10_000))),
     Setting("random_state", "42", "Seed of the layout and the pseudonyms.", integer(0, 2**32 - 1)),
     Setting("log_level", "info", "debug, info, warning or error.", choice("debug", "info", "warning", "error")),
+    Setting("metrics", "false", "Serve Prometheus metrics at the map server's /metrics (commands, builds, retries, 429s).", boolean),
     Setting("log_format", "text", "text: one line an event (journald-friendly); json: one JSON object a line.", choice("text", "json")),
 )
 SOURCE_KEYS: dict[str, Callable[[str], Any]] = {"stream": text, "topic": text, "topic_pattern": regex}
@@ -142,6 +143,7 @@ class Settings:
     min_cluster_size: int | None
     random_state: int
     log_level: str
+    metrics: bool
     log_format: str
     sources: tuple[Source, ...] = ()
     path: Path | None = None  # the zuliprc it came from

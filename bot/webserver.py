@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 Lookup = Callable[[str, int], "Path | None"]  # (source, snapshot id) -> that map's HTML file
 Answer = tuple[int, "bytes | Path", str]  # (status, body or file to stream, content type)
 Health = Callable[[], dict]  # the `/healthz` report (bot.health)
+Metrics = Callable[[], "tuple[bytes, str]"]  # the `/metrics` body and type (bot.metrics), when enabled
 
 _MAP_PATH = re.compile(r"/map/([^/]{1,200})/([0-9]{1,18})")
 _HEALTHZ = re.compile(r"/healthz")
+_METRICS = re.compile(r"/metrics")
 # Plotly's self-contained page runs inline scripts; its WebGL traces (3-D maps) need eval.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:; worker-src blob:; base-uri 'none'; "
@@ -70,12 +72,14 @@ class MapServer:
 
     def __init__(self, host: str, port: int, signer: Signer, lookup: Lookup,
                  timeout_seconds: float = TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
-                 request_deadline: float = REQUEST_DEADLINE, health: Health | None = None):
+                 request_deadline: float = REQUEST_DEADLINE, health: Health | None = None,
+                 metrics: Metrics | None = None):
         self.signer = signer
         self.lookup = lookup
         self.routes: tuple[tuple[re.Pattern, Callable[[re.Match, dict], Answer]], ...] = (
             (_MAP_PATH, self._map_page),
             *([(_HEALTHZ, lambda _match, _query: _health(health()))] if health else []),
+            *([(_METRICS, lambda _match, _query: (HTTPStatus.OK, *metrics()))] if metrics else []),
         )
         self._server = LimitedServer(
             self._app, SECURITY_HEADERS, request_deadline, max_connections, host=host, port=port,

@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator
 import requests
 import zulip
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 DIRECT_FEATURE_LEVEL = 174  # Zulip 7.0: message type "direct" (was "private")
@@ -321,6 +323,7 @@ class ZulipIO:
             if failure is None:
                 return self._checked(what, delay_hint) if check else delay_hint
             attempt += 1
+            metrics.zulip_retry(failure)
             errors += failure != "rate limited"  # a rate limit always ends: wait it out
             if errors >= self.policy.max_attempts:
                 raise ZulipUnavailable(what, "UNAVAILABLE", f"gave up after {attempt} attempts ({failure})")

@@ -110,3 +110,39 @@ def test_status_in_chat_gives_the_same(realm, start_bot, make_settings, wait_for
     [reply] = wait_for(lambda: [m.content for m in realm.server.messages_sent_by(realm.bot) if "Health" in m.content],
                        what="the status reply")
     assert "Event queue: alive" in reply and "Commands waiting:" in reply and "Last build:" in reply
+
+
+def metrics_text(bot) -> str:
+    with urllib.request.urlopen(f"{bot.server.base_url}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def sample(text: str, name: str) -> float:
+    """The value of one sample line (`name` with its labels), 0 when absent."""
+    found = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(found[0]) if found else 0.0
+
+
+def test_metrics_are_off_by_default(realm, start_bot, make_settings):
+    bot = start_bot(make_settings(), embedder=HashingEmbedder())
+    try:
+        metrics_text(bot)
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 404
+    else:
+        raise AssertionError("/metrics answered with metrics = false")
+
+
+def test_metrics_count_commands_builds_retries_and_429s(realm, start_bot, make_settings, wait_for):
+    realm.server.send_stream_message(realm.alice, realm.welcome, realm.topic, "I like sailing.")
+    bot = start_bot(make_settings("metrics = true\n"), embedder=HashingEmbedder())
+    before = metrics_text(bot)
+    bot.refresh_stale()
+    realm.server.rate_limit_next(1, retry_after=0.01, path_prefix="/messages")
+    realm.server.send_dm(realm.alice, realm.bot, "help")
+    wait_for(lambda: [m for m in realm.server.messages_sent_by(realm.bot) if m.type != "stream"], what="help")
+    after = metrics_text(bot)
+    for name in ('batchviz_commands_total{command="help"}', 'batchviz_build_seconds_count{result="ok"}',
+                 "batchviz_zulip_rate_limited_total", 'batchviz_zulip_retries_total{reason="rate_limited"}'):
+        assert sample(after, name) >= sample(before, name) + 1, name
+    assert "Alice" not in after and "sailing" not in after
