@@ -92,7 +92,7 @@ def _readable(io: ZulipIO, stream: str, source, area: str) -> Finding:
         where = f"#{stream} > {source.topic}" if source.topic else f"#{stream}"
         pattern = f" matching {source.topic_pattern!r}" if source.topic_pattern else ""
         return warning(area, f"no messages yet in {where}{pattern} (among the latest 200): check the topic")
-    return ok(area, f"#{stream} is readable, with history")
+    return ok(area, f"#{stream} is readable and holds introductions")
 
 
 def _post_stream(directory: Directory, settings, me: dict, subscribed: set[int]) -> list[Finding]:
