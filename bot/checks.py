@@ -163,14 +163,13 @@ def check_all(path: str | Path, quick: bool = False, probe_web: bool = True) -> 
     return settings, found
 
 
-def at_start(settings) -> None:
-    """`run`'s checks before it starts: the same, without loading the model (the build
-    worker does) or probing public_url (`bot.checks_web.probe_running` does, once up)."""
+def at_start(settings, io) -> None:
+    """`run`'s checks before it starts, with the bot's own Zulip client `io`: the same,
+    without loading the model (the build worker does) or probing public_url
+    (`bot.checks_web.probe_running` does, once the map server is up)."""
     from bot.checks_zulip import check_zulip
-    from bot.zulip_io import RetryPolicy
 
-    refuse_problems(check_zulip(settings, RetryPolicy()) + check_data_dir(settings)
-                    + check_model(settings, quick=True))
+    refuse_problems(check_zulip(settings, io) + check_data_dir(settings) + check_model(settings, quick=True))
 
 
 def report(findings: list[Finding]) -> str:

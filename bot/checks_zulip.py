@@ -18,11 +18,11 @@ INCOMING_WEBHOOK = 2  # bot_type: 1 generic, 2 incoming webhook, 3 outgoing webh
 ADMINS_ONLY, MODERATORS_ONLY = 2, 4  # stream_post_policy values (before can_send_message_group)
 
 
-def check_zulip(settings, policy: RetryPolicy = QUICK_RETRIES) -> list[Finding]:
+def check_zulip(settings, io: ZulipIO | None = None) -> list[Finding]:
     """Every Zulip finding; the later checks are skipped when the server cannot be used.
-    (`run` passes the bot's own patient policy: a server still starting is waited for.)"""
+    (`run` passes the bot's own client, patient with a server still starting.)"""
     try:
-        io = ZulipIO(str(settings.path), policy)
+        io = io or ZulipIO(str(settings.path), QUICK_RETRIES)
         profile = io.call("get_profile")
     except ZulipError as exc:
         return [problem("server", f"{settings.api_site} cannot be used: {exc}")]

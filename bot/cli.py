@@ -185,11 +185,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    from bot import checks, logs
+    from bot import logs
 
     logs.configure(settings.log_level, settings.log_format)
-
-    checks.at_start(settings)  # every problem batchviz check would find, at once
     from bot.runner import run  # the chat path's imports, only when running
 
     run(settings)

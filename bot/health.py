@@ -103,9 +103,9 @@ def describe(health: dict) -> list[str]:
     last_event = queue["last_event_age_s"]
     event_line = f"last event {last_event:.0f} s ago" if last_event is not None else "no event yet"
     queue_line = "alive" if queue["alive"] else f"NOT alive ({queue['error']})"
-    build_line = f"{build['result']} at {build['at']}" if build["result"] else "none yet"
+    build_line = f"{build['result']} at <time:{build['at']}>" if build["result"] else "none yet"
     return [f"Health: {health['status']}. Event queue: {queue_line}; {event_line}.",
-            f"Last build: {build_line}. Commands waiting: {health['inbox_backlog']}."]
+            f"Last build: {build_line}. Commands waiting, this one included: {health['inbox_backlog']}."]
 
 
 def _age(now: float, then: float | None) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -47,6 +48,8 @@ def configure(level: str | int, kind: str = "text") -> None:
     """Log to stderr at `level` in the `kind` format (text or json), replacing any handler."""
     global _current
     _current = kind
+    if not sys.stderr.isatty():  # progress bars (tqdm: model loading, embedding) are no log lines
+        os.environ.setdefault("TQDM_DISABLE", "1")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(kind, sys.stderr))
     root = logging.getLogger()

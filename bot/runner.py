@@ -19,6 +19,7 @@ from bot import health, metrics, service
 from bot.answers import Answerer, Asker, prefer_answers, zulip_time
 from bot.catchup import COMMAND_NARROWS, COMMAND_PAGE, first_start_anchor
 from bot.builder import BuildJob, InProcessBuilds, WorkerProcess
+from bot.checks import at_start
 from bot.checks_web import probe_running
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, check_post_stream
@@ -394,6 +395,8 @@ class Bot:
 def run(settings) -> None:
     """Run the bot until SIGTERM or SIGINT, then stop it in order."""
     settings.check_runnable()
+    io = ZulipIO(str(settings.path))
+    at_start(settings, io)  # every problem `batchviz check` would find, at once; else SettingsError
     stop_requested = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -403,7 +406,7 @@ def run(settings) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     prefer_answers()
-    bot = Bot(settings).start()
+    bot = Bot(settings, client_factory=lambda: io).start()
     probe_running(settings)  # the map server is up now: does public_url lead to it?
     while not stop_requested.wait(1.0):
         pass

@@ -109,7 +109,7 @@ def test_status_in_chat_gives_the_same(realm, start_bot, make_settings, wait_for
     realm.server.send_dm(realm.alice, realm.bot, "status")
     [reply] = wait_for(lambda: [m.content for m in realm.server.messages_sent_by(realm.bot) if "Health" in m.content],
                        what="the status reply")
-    assert "Event queue: alive" in reply and "Commands waiting:" in reply and "Last build:" in reply
+    assert "Event queue: alive" in reply and "Commands waiting, this one included: 1" in reply and "Last build:" in reply
 
 
 def metrics_text(bot) -> str:
