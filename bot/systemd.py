@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 USER = "batchviz"
-STOP_SECONDS = 60  # a build under way is waited for; then systemd kills
+STOP_SECONDS = 120  # a build under way is waited for; then systemd kills (a killed build is thrown away whole)
 
 UNIT = """\
 # batchviz as a systemd service. Install:
