@@ -137,6 +137,12 @@ def test_person_account_is_a_warning(rc, realm):
     assert "not a bot" in only(found, WARNING, "account").message
 
 
+def test_incoming_webhook_bot_cannot_read(rc, realm):
+    """An incoming-webhook bot's zuliprc: it can post but never read messages."""
+    realm.bot.bot_type = 2
+    assert "incoming-webhook bot" in only(findings(rc()), PROBLEM, "account").message
+
+
 def test_data_folder_not_writable(rc, tmp_path):
     """data_dir under a file: cannot be created."""
     blocker = tmp_path / "a-file"
@@ -168,6 +174,15 @@ def test_public_url_answered_by_something_else(rc, realm):
     """public_url leads to a server that is not batchviz (here: the Zulip test server)."""
     found = findings(rc(public_url=realm.server.base_url))
     assert "not from batchviz" in only(found, PROBLEM, "public_url").message
+
+
+def test_run_warns_when_public_url_does_not_lead_to_the_running_bot(rc, caplog):
+    """At `run`, once the map server is up: a public_url that leads elsewhere is logged."""
+    from bot.checks_web import probe_running
+    from bot.settings import load_settings
+
+    probe_running(load_settings(rc(public_url=f"http://127.0.0.1:{free_port()}")))
+    assert "check: public_url:" in caplog.text and "cannot be reached" in caplog.text
 
 
 def test_public_url_unset_on_loopback_is_a_warning(rc):

@@ -46,6 +46,7 @@ class User:
     is_bot: bool = False
     role: int = ROLE_MEMBER
     is_active: bool = True
+    bot_type: int = 1  # for bots: 1 generic, 2 incoming webhook, 3 outgoing webhook, 4 embedded
 
     @property
     def email(self) -> str:
@@ -63,7 +64,7 @@ class User:
             "is_billing_admin": False, "role": self.role, "is_active": self.is_active,
             "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
             "avatar_version": 1, "timezone": "", "date_joined": "2023-01-01T00:00:00+00:00",
-            **({"bot_type": 1, "bot_owner_id": None} if self.is_bot else {}),
+            **({"bot_type": self.bot_type, "bot_owner_id": None} if self.is_bot else {}),
         }
 
 
