@@ -21,7 +21,7 @@ from bot import metrics
 
 SERVICE = "batchviz"
 INSTANCE = secrets.token_urlsafe(9)  # random for each process: not data
-POLL_INTERVAL = 90.0  # seconds: Zulip's long-poll heartbeat (about 60 s) with a margin
+POLL_INTERVAL = 90.0  # seconds: Zulip answers a quiet long-poll with a heartbeat every 45-55 s; a margin
 
 
 class QueueWatch:
