@@ -60,3 +60,14 @@ def test_wrong_stream(world, real_server, tmp_path):
     stream = world.stream("welcome", [world.person("Ada")])
     [message] = found(real_server, tmp_path, stream[:-1], PROBLEM, "source main")
     assert "no stream" in message and f"did you mean #{stream}" in message
+
+
+def test_run_refuses_to_start_on_a_problem(world, bot_process):
+    """`batchviz run` makes the same checks at start: a source the bot is not subscribed to
+    stops it with exit status 2 and the reason, before it registers any queue."""
+    ada = world.person("Ada")
+    stream = world.stream("welcome", [ada], with_bot=False)
+    bot = bot_process(stream).start()
+    assert bot.proc.wait(timeout=120) == 2, bot.current_log()
+    log = bot.current_log()
+    assert f"the bot is not subscribed to #{stream}" in log and "Registered event queue" not in log
