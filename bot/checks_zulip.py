@@ -7,6 +7,7 @@ tried twice, quickly, so `check` (and `run`'s start) answers in seconds, not min
 from __future__ import annotations
 
 import difflib
+import logging
 
 from bot.checks import Finding, ok, problem, warning
 from bot.directory import Directory
@@ -22,10 +23,12 @@ def check_zulip(settings, io: ZulipIO | None = None) -> list[Finding]:
     """Every Zulip finding; the later checks are skipped when the server cannot be used.
     (`run` passes the bot's own client, patient with a server still starting.)"""
     try:
-        io = io or ZulipIO(str(settings.path), QUICK_RETRIES)
+        io = io or _quiet_client(settings)
         profile = io.call("get_profile")
     except ZulipError as exc:
         return [problem("server", f"{settings.api_site} cannot be used: {exc}")]
+    except Exception as exc:  # a malformed site, say: the zulip client's own error, not a traceback
+        return [problem("server", f"{settings.api_site!r} cannot be used: {type(exc).__name__}: {exc}")]
     found = [ok("server", f"{settings.api_site} answers, Zulip feature level {io.feature_level}, "
                 f"logged in as {profile['full_name']}")]
     directory = Directory(io)
@@ -39,6 +42,17 @@ def check_zulip(settings, io: ZulipIO | None = None) -> list[Finding]:
     except ZulipError as exc:
         found.append(problem("server", f"a request failed midway: {exc}"))
     return found
+
+
+def _quiet_client(settings) -> ZulipIO:
+    """A client that tries twice, quickly, without logging its retries: the finding says it."""
+    retries = logging.getLogger("bot.zulip_io")
+    level = retries.level
+    retries.setLevel(logging.ERROR)
+    try:
+        return ZulipIO(str(settings.path), QUICK_RETRIES)
+    finally:
+        retries.setLevel(level)
 
 
 def _role(me: dict) -> Finding:

@@ -83,6 +83,13 @@ def test_unreachable_server(rc, realm):
     assert only(findings(path), PROBLEM, "server")
 
 
+def test_malformed_site(rc, realm):
+    """A site that is no URL: a problem line, not a traceback."""
+    path = rc()
+    rewrite(path, realm.server.base_url, "http://[bad")
+    assert "cannot be used: ValueError" in only(findings(path), PROBLEM, "server").message
+
+
 def test_wrong_key(rc, realm):
     path = rc()
     rewrite(path, realm.bot.api_key, "x" * 32)
