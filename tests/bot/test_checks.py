@@ -3,8 +3,11 @@ all of them in one run, with the exit code 0 / 1 / 2 for ok / problems / warning
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -190,6 +193,30 @@ def test_run_warns_when_public_url_does_not_lead_to_the_running_bot(rc, caplog):
 
     probe_running(load_settings(rc(public_url=f"http://127.0.0.1:{free_port()}")))
     assert "check: public_url:" in caplog.text and "cannot be reached" in caplog.text
+
+
+class OtherBatchviz(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        body = json.dumps({"service": "batchviz", "instance": "another-process"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_public_url_leading_to_another_batchviz(rc):
+    """public_url answered by a batchviz, but not the one on this web_port (an old process,
+    another machine): a problem."""
+    with ThreadingHTTPServer(("127.0.0.1", 0), OtherBatchviz) as other:
+        threading.Thread(target=other.serve_forever, args=(0.05,), daemon=True).start()
+        try:
+            found = findings(rc(public_url=f"http://127.0.0.1:{other.server_address[1]}"))
+        finally:
+            other.shutdown()
+    assert "reaches another batchviz" in only(found, PROBLEM, "public_url").message
 
 
 def test_public_url_unset_on_loopback_is_a_warning(rc):
