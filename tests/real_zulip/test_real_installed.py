@@ -44,9 +44,12 @@ def test_installed_bot_checks_then_answers(world, real_server, tmp_path):
     bot.cwd = tmp_path
     try:
         bot.start()
+        bot.wait_log("Registered event queue")
         asked = ada.dm_bot("help")
         [reply] = wait_for(lambda: ada.dm_replies(after=asked), "the installed bot's first answer")
         assert "near me" in reply["content"]
+        # the kit's bot account is shared: this process, not another one, answered
+        bot.wait_log(f"Command help from user {ada.user_id}")
     finally:
         print(bot.current_log()[-3000:])
         assert bot.stop(timeout=180) == 0  # a build under way (the bundled model) is waited for
