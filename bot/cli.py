@@ -196,7 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    from bot import logs
+
+    logs.configure(settings.log_level, settings.log_format)
     user_id, deleted = forget_now(settings, args.user)
     print(f"Forgot user {user_id}: {deleted} message(s) deleted, and they are kept out until they "
           "opt in again; the next map leaves them out.")

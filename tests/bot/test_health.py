@@ -105,7 +105,7 @@ def test_a_failed_build_shows(realm, start_bot, make_settings):
 
 
 def test_status_in_chat_gives_the_same(realm, start_bot, make_settings, wait_for):
-    bot = start_bot(make_settings(), embedder=HashingEmbedder(), poll_interval=POLL)
+    start_bot(make_settings(), embedder=HashingEmbedder(), poll_interval=POLL)
     realm.server.send_dm(realm.alice, realm.bot, "status")
     [reply] = wait_for(lambda: [m.content for m in realm.server.messages_sent_by(realm.bot) if "Health" in m.content],
                        what="the status reply")
