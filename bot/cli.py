@@ -7,6 +7,7 @@ A thin layer: it parses arguments, calls the library, and turns domain errors in
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
