@@ -14,38 +14,14 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from bot.findings import EXIT_CODES, OK, PROBLEM, WARNING, Finding, ok, problem, warning  # noqa: F401
 from bot.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
-OK, WARNING, PROBLEM = "ok", "warning", "problem"
-EXIT_CODES = {OK: 0, PROBLEM: 1, WARNING: 2}
 LOW_DISK, NO_DISK = 1024**3, 100 * 1024**2  # bytes free: warn below 1 GiB, refuse below 100 MiB
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # OK, WARNING or PROBLEM
-    area: str  # what was checked: "settings", "server", "source main" …
-    message: str
-
-    def line(self) -> str:
-        return f"{self.level:<8} {self.area}: {self.message}"
-
-
-def ok(area: str, message: str) -> Finding:
-    return Finding(OK, area, message)
-
-
-def warning(area: str, message: str) -> Finding:
-    return Finding(WARNING, area, message)
-
-
-def problem(area: str, message: str) -> Finding:
-    return Finding(PROBLEM, area, message)
 
 
 def exit_code(findings: list[Finding]) -> int:

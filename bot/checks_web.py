@@ -19,7 +19,7 @@ import logging
 
 import requests
 
-from bot.checks import Finding, ok, problem, warning
+from bot.findings import Finding, ok, problem, warning
 from bot.health import INSTANCE, SERVICE
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 
-from bot.checks import Finding, ok, problem, warning
+from bot.findings import Finding, ok, problem, warning
 from bot.directory import Directory
 from bot.zulip_io import RetryPolicy, ZulipError, ZulipIO
 
