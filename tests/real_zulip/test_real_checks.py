@@ -21,8 +21,8 @@ def config(real_server, tmp_path, stream: str) -> str:
     return str(path)
 
 
-def found(real_server, tmp_path, stream: str, level: str, area: str) -> list[str]:
-    findings = checks.check_all(config(real_server, tmp_path, stream))[1]
+def found(server, tmp_path, stream: str, level: str, area: str) -> list[str]:
+    findings = checks.check_all(config(server, tmp_path, stream))[1]
     print(checks.report(findings))
     return [f.message for f in findings if f.level == level and f.area == area]
 
@@ -32,7 +32,7 @@ def test_a_good_source_passes(world, real_server, tmp_path):
     ada = world.person("Ada")
     stream = world.stream("welcome", [ada])
     ada.post(stream, TOPIC, "I write compilers.")
-    findings = checks.check_all(config(real_server, tmp_path, stream))[1]
+    findings = checks.check_all(config(world.server, tmp_path, stream))[1]
     assert checks.exit_code(findings) == 0, checks.report(findings)
     assert any(f"feature level {real_server.feature_level}" in f.message for f in findings if f.level == OK)
 
@@ -41,7 +41,7 @@ def test_bot_not_subscribed(world, real_server, tmp_path):
     ada = world.person("Ada")
     stream = world.stream("welcome", [ada], with_bot=False)
     ada.post(stream, TOPIC, "I write compilers.")
-    [message] = found(real_server, tmp_path, stream, PROBLEM, "source main")
+    [message] = found(world.server, tmp_path, stream, PROBLEM, "source main")
     assert "not subscribed" in message
 
 
@@ -49,16 +49,16 @@ def test_hidden_history(world, real_server, tmp_path):
     """A private stream whose history is protected, the bot subscribed."""
     ada = world.person("Ada")
     stream = f"secret-{world.nonce}"
-    patient(real_server.admin.add_subscriptions, [{"name": stream}], principals=[ada.user_id, real_server.bot_id],
+    patient(real_server.admin.add_subscriptions, [{"name": stream}], principals=[ada.user_id, world.server.bot_id],
             invite_only=True, history_public_to_subscribers=False)
     ada.post(stream, TOPIC, "I write compilers.")
-    messages = found(real_server, tmp_path, stream, PROBLEM, "source main")
+    messages = found(world.server, tmp_path, stream, PROBLEM, "source main")
     assert any("hides its history" in m for m in messages), messages
 
 
 def test_wrong_stream(world, real_server, tmp_path):
     stream = world.stream("welcome", [world.person("Ada")])
-    [message] = found(real_server, tmp_path, stream[:-1], PROBLEM, "source main")
+    [message] = found(world.server, tmp_path, stream[:-1], PROBLEM, "source main")
     assert "no stream" in message and f"did you mean #{stream}" in message
 
 

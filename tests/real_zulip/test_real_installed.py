@@ -32,7 +32,7 @@ def test_installed_bot_checks_then_answers(world, real_server, tmp_path):
     ada.post(stream, TOPIC, "Hi! I write compilers and love parsing.")
     port = free_port()
     config = tmp_path / "zuliprc"
-    shutil.copy(real_server.bot_rc, config)
+    shutil.copy(world.server.bot_rc, config)
     with open(config, "a", encoding="utf-8") as handle:
         handle.write(f"\n[batchviz]\nsource_stream = {stream}\nsource_topic = {TOPIC}\n"
                      f"data_dir = {tmp_path / 'data'}\nweb_port = {port}\npublic_url = http://127.0.0.1:{port}\n")
