@@ -93,7 +93,9 @@ def run_job(job: BuildJob, embedder=None):
         if embedder is None:
             embedder = _embedders[job.embedder] = job.embedder.load()
     names = job.names if job.names is not None else service.NamePolicy()
-    with Store(job.database, retention_days=job.retention_days) as store:
+    # no integrity scan per build (it reads the whole file): the bot scanned it at its start,
+    # and damage SQLite meets in a query still raises CorruptDatabaseError
+    with Store(job.database, retention_days=job.retention_days, check=False) as store:
         return service.rebuild(store, job.source, job.params, embedder, outputs=job.outputs,
                                names=names, title=job.title, refit=job.refit)
 

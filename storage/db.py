@@ -31,11 +31,11 @@ DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 class Database:
     """An open SQLite file; use ``transaction()`` for every statement."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, check: bool = True):
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
-        self._conn: sqlite3.Connection | None = _connect(self.path)
+        self._conn: sqlite3.Connection | None = _connect(self.path, check)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -111,7 +111,7 @@ def _private_file(path: Path) -> None:
     path.chmod(0o600)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, check: bool = True) -> sqlite3.Connection:
     if str(path) != ":memory:":
         _private_file(path)
     conn = None
@@ -123,7 +123,8 @@ def _connect(path: Path) -> sqlite3.Connection:
             check_same_thread=False,
         )
         _configure(conn)
-        _check(conn, path)
+        if check:
+            _check(conn, path)
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()

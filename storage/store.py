@@ -20,17 +20,19 @@ class Store(MessagesMixin, ConsentMixin, EmbeddingCacheMixin, SnapshotMixin, Sta
             InboxMixin):
     """Opens (creates, migrates, WAL) one SQLite file; every method is one transaction.
 
-    Safe to share between threads; usable as a context manager.
+    Safe to share between threads; usable as a context manager. ``check`` False skips the
+    integrity scan at open (it reads the whole file): for the build worker, which opens the
+    file for every build after the bot checked it at its start.
     """
 
     def __init__(self, path: str | Path, keep_snapshots: int = KEEP_SNAPSHOTS,
-                 migrations=MIGRATIONS, retention_days: float | None = None):
+                 migrations=MIGRATIONS, retention_days: float | None = None, check: bool = True):
         if keep_snapshots < 1:
             raise ValueError(f"keep_snapshots must be at least 1, got {keep_snapshots}")
         self.path = Path(path)
         self.keep_snapshots = keep_snapshots
         self.retention_days = retention_days  # None: snapshots are pruned by count only
-        self._db = Database(self.path)
+        self._db = Database(self.path, check)
         try:
             self.schema_version = migrate(self._db, migrations)
         except BaseException:

@@ -71,3 +71,27 @@ def test_a_damaged_file_is_reported_at_open_with_the_way_to_recover(tmp_path, ca
     assert main(["export", "--data-dir", str(data_dir), "-o", str(tmp_path / "x.parquet")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("batchviz: error: the database") and "Traceback" not in err
+
+
+def test_check_false_opens_without_the_scan(tmp_path):
+    """``check=False`` (the build worker's open, once per build) does not read the whole file
+    at open: a file the default open reports as damaged opens (the bot scanned it at start)."""
+    path = tmp_path / "data" / "batchviz.sqlite3"
+    with Store(path) as store:
+        _fill(store, people=4)
+    _damage(path)
+    with pytest.raises(CorruptDatabaseError):
+        Store(path)
+    Store(path, check=False).close()
+
+
+def test_the_build_worker_opens_the_store_without_the_scan():
+    """A build reads only what it needs: the worker's open passes ``check=False``."""
+    import ast
+    import inspect
+
+    from bot import builder
+
+    calls = [node for node in ast.walk(ast.parse(inspect.getsource(builder)))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Store"]
+    assert calls and all(any(k.arg == "check" and k.value.value is False for k in c.keywords) for c in calls)
